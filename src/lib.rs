@@ -1,0 +1,13 @@
+//! berth: secure Docker hosting by default. See ARCHITECTURE.md for the map.
+
+pub mod catalog;
+pub mod compose;
+pub mod error;
+pub mod fsx;
+pub mod image;
+pub mod model;
+pub mod nginx;
+pub mod ops;
+pub mod plan;
+pub mod units;
+pub mod validate;

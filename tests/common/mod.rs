@@ -1,0 +1,100 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use assert_cmd::cargo_bin_cmd;
+
+pub const SEED: &str = "0101010101010101010101010101010101010101010101010101010101010101";
+
+pub fn berth() -> assert_cmd::Command {
+    let mut cmd = cargo_bin_cmd!("berth");
+    cmd.env_remove("BERTH_SECRET_SEED").env("NO_COLOR", "1");
+    cmd
+}
+
+/// Every built-in app with the arguments it needs (web apps need a domain).
+pub fn apps() -> Vec<(String, bool)> {
+    let out = berth()
+        .args(["catalog", "list", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|app| {
+            let name = app["app"].as_str().unwrap().to_string();
+            let web = !matches!(name.as_str(), "postgres" | "mariadb" | "redis" | "mongodb");
+            (name, web)
+        })
+        .collect()
+}
+
+/// Renders `app` into `dir/<app>` with a fixed seed; returns the output directory.
+pub fn render(app: &str, web: bool, dir: &Path) -> PathBuf {
+    let out = dir.join(app);
+    let mut cmd = berth();
+    cmd.args(["render", app, "--name", "t-1", "--out"])
+        .arg(&out)
+        .args(["--secret-seed", SEED]);
+    if web {
+        cmd.args(["--domain", "app.example.com"]);
+    }
+    cmd.assert().success();
+    out
+}
+
+/// A tool the test command installs (Compose v2, PyYAML). Missing means the tests were not
+/// run through `./scripts/test`: fail loudly, unless the person opted out by name.
+pub fn tool(var: &str) -> Option<PathBuf> {
+    match std::env::var_os(var) {
+        Some(p) => Some(PathBuf::from(p)),
+        None if std::env::var_os("BERTH_TEST_SKIP_TOOLS").is_some() => {
+            eprintln!("SKIPPED: {var} is not set and BERTH_TEST_SKIP_TOOLS is set");
+            None
+        }
+        None => panic!(
+            "{var} is not set: run the tests with ./scripts/test, which installs Compose v2 and \
+             PyYAML, or set BERTH_TEST_SKIP_TOOLS=1 to skip the tests that need them"
+        ),
+    }
+}
+
+/// `docker-compose config --format json` on a rendered directory: Compose's own reading.
+pub fn compose_config(compose: &Path, dir: &Path) -> serde_json::Value {
+    let out = Command::new(compose)
+        .current_dir(dir)
+        .args(["-f", "compose.yaml", "config", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "docker-compose config rejected {}:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+pub fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    if !dir.exists() {
+        return out;
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
