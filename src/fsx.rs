@@ -23,6 +23,8 @@ pub enum Change {
 /// Where backups of one run go: `<dir>/<stamp>/`, made on first use.
 #[derive(Debug)]
 pub struct Backups {
+    /// Files are saved under `dir` by their path relative to `base`.
+    base: PathBuf,
     dir: PathBuf,
     pub saved: Vec<PathBuf>,
 }
@@ -30,7 +32,7 @@ pub struct Backups {
 impl Backups {
     /// `stamp` names the run (a time); a second run with the same stamp gets a suffix,
     /// so an older backup is never overwritten.
-    pub fn new(root: &Path, stamp: &str) -> Self {
+    pub fn new(base: &Path, root: &Path, stamp: &str) -> Self {
         let mut dir = root.join(stamp);
         let mut n = 1;
         while dir.exists() {
@@ -38,17 +40,27 @@ impl Backups {
             n += 1;
         }
         Backups {
+            base: base.to_path_buf(),
             dir,
             saved: Vec::new(),
         }
     }
 
     fn save(&mut self, path: &Path) -> Result<()> {
-        let name = path.file_name().unwrap_or_default();
-        let target = self.dir.join(name);
+        let relative = path
+            .strip_prefix(&self.base)
+            .ok()
+            .map(Path::to_path_buf)
+            .or_else(|| path.file_name().map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("file"));
+        let target = self.dir.join(relative);
+        // The backup directory holds copies of secrets: owner only.
         fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         fs::set_permissions(&self.dir, Permissions::from_mode(0o700))
             .map_err(|e| Error::io(&self.dir, e))?;
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
         let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
         let mode = fs::metadata(path)
             .map_err(|e| Error::io(path, e))?
@@ -116,7 +128,7 @@ mod tests {
     fn creates_updates_and_backs_up() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        let mut backups = Backups::new(&dir.path().join("bk"), "1");
+        let mut backups = Backups::new(dir.path(), &dir.path().join("bk"), "1");
         assert_eq!(
             write_file(&path, b"a", 0o600, &mut backups).unwrap(),
             Change::Created

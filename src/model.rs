@@ -212,6 +212,18 @@ impl Text {
         Text(vec![Piece::Literal(s.into())])
     }
 
+    /// The text with variables left as `${NAME}` (for files the container does not
+    /// interpolate, variables are refused before this is called).
+    pub fn to_literal(&self) -> String {
+        self.0
+            .iter()
+            .map(|p| match p {
+                Piece::Literal(s) => s.clone(),
+                Piece::Variable(v) => format!("${{{v}}}"),
+            })
+            .collect()
+    }
+
     pub fn variables(&self) -> impl Iterator<Item = &str> {
         self.0.iter().filter_map(|p| match p {
             Piece::Variable(v) => Some(v.as_str()),
@@ -269,6 +281,8 @@ pub struct ServiceSpec {
     pub sysctls: BTreeMap<String, String>,
     pub gpu: Option<GpuRequest>,
     pub depends_on: Vec<String>,
+    /// Extra groups (GIDs), to read data another service of the app owns.
+    pub group_add: Vec<u32>,
     pub restart: String,
     pub init: bool,
     pub exceptions: Vec<Exception>,

@@ -32,6 +32,7 @@ const EMBEDDED: &[(&str, &str)] = embedded![
     "open-webui",
     "postgres",
     "redis",
+    "supabase",
     "umami",
     "wireguard",
     "wordpress",

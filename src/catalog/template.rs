@@ -23,6 +23,12 @@ pub struct Template {
     #[serde(default)]
     pub secrets: BTreeMap<String, SecretSpec>,
     pub services: BTreeMap<String, ServiceTemplate>,
+    /// Configuration files rendered into the app directory (relative path → content) and
+    /// mounted read-only by services that name them in `config`. Placeholders allowed,
+    /// except secrets: these files are world-readable, so secrets reach them only as
+    /// environment variables the container substitutes.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
     /// How nginx proxies to the web port.
     #[serde(default)]
     pub proxy: ProxySettings,
@@ -46,6 +52,17 @@ pub struct SecretSpec {
     #[serde(default)]
     pub charset: Charset,
     pub description: String,
+    /// Not random: an HS256 JWT for `role`, signed with another secret (Supabase's
+    /// ANON_KEY and SERVICE_ROLE_KEY).
+    #[serde(default)]
+    pub jwt: Option<JwtSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSpec {
+    pub role: String,
+    pub signed_with: String,
 }
 
 fn default_secret_length() -> usize {
@@ -132,6 +149,21 @@ pub struct DataPath {
     /// named volume from the image's files and a bind mount starts empty. Says why.
     #[serde(default)]
     pub volume_why: Option<String>,
+    /// Mount this data path of another service (which declares it) instead of one's own;
+    /// the service joins that service's group to read it.
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigMount {
+    /// A key of the template's `files`.
+    pub file: String,
+    /// Path inside the container (mounted read-only).
+    pub path: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -220,7 +252,11 @@ pub struct ServiceTemplate {
     pub limits: LimitsTemplate,
     #[serde(default)]
     pub shm_size: Option<String>,
-    pub healthcheck: HealthcheckTemplate,
+    #[serde(default)]
+    pub healthcheck: Option<HealthcheckTemplate>,
+    /// Why a service has no healthcheck (an image with nothing to run one with).
+    #[serde(default)]
+    pub no_healthcheck_why: Option<String>,
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
     #[serde(default)]
@@ -238,6 +274,9 @@ pub struct ServiceTemplate {
     /// bridge network too, still without a published port; it says why.
     #[serde(default)]
     pub egress_why: Option<String>,
+    /// Template files mounted read-only.
+    #[serde(default)]
+    pub config: Vec<ConfigMount>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

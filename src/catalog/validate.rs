@@ -54,6 +54,54 @@ pub fn template(t: &Template, file_stem: &str) -> Result<(), String> {
         }
     }
     let mut used_secrets = BTreeSet::new();
+    for (key, secret) in &t.secrets {
+        if let Some(jwt) = &secret.jwt {
+            let signer = t.secrets.get_key_value(&jwt.signed_with);
+            match signer {
+                Some((name, s)) if s.jwt.is_none() => {
+                    used_secrets.insert(name.as_str());
+                }
+                _ => {
+                    return Err(format!(
+                        "secret {key}: jwt.signed_with {:?} must be a declared random secret",
+                        jwt.signed_with
+                    ));
+                }
+            }
+            if jwt.role.is_empty()
+                || !jwt
+                    .role
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_')
+            {
+                return Err(format!("secret {key}: jwt.role must be [a-z_]+"));
+            }
+        }
+    }
+    for (path, content) in &t.files {
+        file(path, content).map_err(|e| format!("file {path}: {e}"))?;
+        for token in placeholder::parse(content).map_err(|e| format!("file {path}: {e}"))? {
+            match token {
+                Token::Secret(_) => {
+                    return Err(format!(
+                        "file {path}: secrets cannot go into a world-readable file; pass them \
+                         as environment variables and let the container substitute them"
+                    ));
+                }
+                Token::Setting(s) if !t.settings.contains_key(&s) => {
+                    return Err(format!("file {path}: {{{{setting:{s}}}}} is not declared"));
+                }
+                _ => {}
+            }
+        }
+        let mounted = t
+            .services
+            .values()
+            .any(|svc| svc.config.iter().any(|c| &c.file == path));
+        if !mounted {
+            return Err(format!("file {path} is declared but no service mounts it"));
+        }
+    }
     let mut proxies = 0;
     for (name, svc) in &t.services {
         service(t, name, svc, &mut used_secrets).map_err(|e| format!("service {name}: {e}"))?;
@@ -78,6 +126,28 @@ pub fn template(t: &Template, file_stem: &str) -> Result<(), String> {
             t.proxy.max_body_size
         )
     })?;
+    Ok(())
+}
+
+/// A template file lives under config/ in the app directory, with plain path segments, so
+/// it cannot escape the directory or overwrite what berth itself writes.
+fn file(path: &str, content: &str) -> Result<(), String> {
+    let segment_ok = |seg: &str| {
+        !seg.is_empty()
+            && !seg.starts_with('.')
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    };
+    let Some(rest) = path.strip_prefix("config/") else {
+        return Err("template files go under config/".into());
+    };
+    if !rest.split('/').all(segment_ok) {
+        return Err("use plain path segments ([A-Za-z0-9._-], no leading dot)".into());
+    }
+    if content.len() > 256 << 10 {
+        return Err("larger than 256 KiB".into());
+    }
     Ok(())
 }
 
@@ -196,6 +266,32 @@ fn service<'t>(
             ));
         }
     }
+    for data in &svc.data {
+        if let Some(owner) = &data.from {
+            let declared = t.services.get(owner).is_some_and(|o| {
+                o.data
+                    .iter()
+                    .any(|od| od.name == data.name && od.from.is_none())
+            }) && owner != name;
+            if !declared {
+                return Err(format!(
+                    "data {} from {owner}: that service declares no such data path",
+                    data.name
+                ));
+            }
+        }
+    }
+    for c in &svc.config {
+        if !t.files.contains_key(&c.file) {
+            return Err(format!("config {:?} is not a key of `files`", c.file));
+        }
+        if !c.path.starts_with('/') || c.path.contains(':') {
+            return Err(format!(
+                "config path {:?} must be absolute, without ':'",
+                c.path
+            ));
+        }
+    }
     for dep in &svc.depends_on {
         if !t.services.contains_key(dep) || dep == name {
             return Err(format!(
@@ -215,7 +311,7 @@ fn service<'t>(
         .environment
         .values()
         .chain(svc.command.iter().flatten())
-        .chain(svc.healthcheck.test.iter());
+        .chain(svc.healthcheck.iter().flat_map(|h| h.test.iter()));
     for text in texts {
         for token in placeholder::parse(text)? {
             match token {
@@ -244,8 +340,12 @@ fn service<'t>(
             ));
         }
     }
-    match svc.healthcheck.test.first().map(String::as_str) {
-        Some("CMD") | Some("CMD-SHELL") if svc.healthcheck.test.len() > 1 => Ok(()),
-        _ => Err("healthcheck.test must start with CMD or CMD-SHELL and have a command".into()),
+    match (&svc.healthcheck, &svc.no_healthcheck_why) {
+        (Some(hc), None) => match hc.test.first().map(String::as_str) {
+            Some("CMD") | Some("CMD-SHELL") if hc.test.len() > 1 => Ok(()),
+            _ => Err("healthcheck.test must start with CMD or CMD-SHELL and have a command".into()),
+        },
+        (None, Some(why)) if !why.trim().is_empty() => Ok(()),
+        _ => Err("give a healthcheck, or no_healthcheck_why saying why there is none".into()),
     }
 }

@@ -27,9 +27,16 @@ pub fn text_to_compose(text: &Text) -> String {
 }
 
 pub fn stack_to_yaml(stack: &StackSpec, header: &str) -> String {
+    // `service_healthy` on a dependency without a healthcheck would never start.
+    let healthchecked: Vec<&str> = stack
+        .services
+        .iter()
+        .filter(|s| s.healthcheck.is_some())
+        .map(|s| s.name.as_str())
+        .collect();
     let mut services = MapBuilder::new();
     for svc in &stack.services {
-        services = services.entry(&svc.name, service(svc));
+        services = services.entry(&svc.name, service(svc, &healthchecked));
     }
     let mut networks = MapBuilder::new();
     for net in &stack.networks {
@@ -63,7 +70,7 @@ fn comments_for(svc: &ServiceSpec, rule: &str) -> Vec<String> {
         .collect()
 }
 
-fn service(svc: &ServiceSpec) -> Node {
+fn service(svc: &ServiceSpec, healthchecked: &[&str]) -> Node {
     let mut m = MapBuilder::new();
     m.push("image", Node::str(&svc.image), Vec::new());
     m.push(
@@ -83,7 +90,18 @@ fn service(svc: &ServiceSpec) -> Node {
             Vec::new(),
         );
     }
-    m.push("restart", Node::str(&svc.restart), Vec::new());
+    if !svc.group_add.is_empty() {
+        m.push(
+            "group_add",
+            Node::strs(svc.group_add.iter().map(u32::to_string)),
+            Vec::new(),
+        );
+    }
+    m.push(
+        "restart",
+        Node::str(&svc.restart),
+        comments_for(svc, "healthcheck-missing"),
+    );
     if svc.init {
         m.push("init", Node::Bool(true), Vec::new());
     }
@@ -222,10 +240,15 @@ fn service(svc: &ServiceSpec) -> Node {
     if !svc.depends_on.is_empty() {
         let mut deps = MapBuilder::new();
         for dep in &svc.depends_on {
+            let condition = if healthchecked.contains(&dep.as_str()) {
+                "service_healthy"
+            } else {
+                "service_started"
+            };
             deps = deps.entry(
                 dep,
                 MapBuilder::new()
-                    .entry("condition", Node::str("service_healthy"))
+                    .entry("condition", Node::str(condition))
                     .build(),
             );
         }

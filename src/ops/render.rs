@@ -125,7 +125,7 @@ pub fn render(
     let plan = plan::plan(template, request, seed, &secrets)?;
 
     fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let mut backups = Backups::new(&out.join(BACKUP_DIR), stamp);
+    let mut backups = Backups::new(out, &out.join(BACKUP_DIR), stamp);
     let mut files = Vec::new();
     let mut outputs: Vec<(&str, &str, u32)> = vec![
         ("compose.yaml", plan.compose_yaml.as_str(), 0o644),
@@ -134,8 +134,14 @@ pub fn render(
     if let Some(conf) = &plan.nginx_conf {
         outputs.push(("nginx.conf", conf.as_str(), 0o644));
     }
+    for (name, content) in &plan.config_files {
+        outputs.push((name.as_str(), content.as_str(), 0o644));
+    }
     for (name, text, mode) in outputs {
         let path = out.join(name);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
         let edited_by_hand = previous
             .and_then(|m| m.files.get(name))
             .is_some_and(|recorded| hash_of(&path).is_some_and(|now| &now != recorded));

@@ -46,6 +46,8 @@ pub struct Plan {
     /// `.env` contents: secrets, never printed.
     pub env_file: String,
     pub nginx_conf: Option<String>,
+    /// Template configuration files: relative path → content (no secrets).
+    pub config_files: BTreeMap<String, String>,
     pub manifest: Manifest,
 }
 
@@ -153,7 +155,7 @@ pub fn plan(
                 data_dirs: svc
                     .data
                     .iter()
-                    .filter(|d| d.volume_why.is_none())
+                    .filter(|d| d.volume_why.is_none() && d.from.is_none())
                     .map(|d| data_dir(name, &d.name))
                     .collect(),
             },
@@ -168,7 +170,7 @@ pub fn plan(
         .flat_map(|(svc, t)| {
             t.data
                 .iter()
-                .filter(|d| d.volume_why.is_some())
+                .filter(|d| d.volume_why.is_some() && d.from.is_none())
                 .map(move |d| volume_name(svc, &d.name))
         })
         .collect();
@@ -192,11 +194,24 @@ pub fn plan(
         "# Secrets for berth app {} ({}). Generated once, kept on re-render; mode 0600.",
         request.name, template.app
     )];
-    for (key, spec) in &template.secrets {
+    let mut values: BTreeMap<&str, String> = BTreeMap::new();
+    for (key, spec) in template.secrets.iter().filter(|(_, s)| s.jwt.is_none()) {
         let value = existing_secrets
             .get(key)
             .cloned()
             .unwrap_or_else(|| secrets::generate(seed, key, spec));
+        values.insert(key, value);
+    }
+    for (key, spec) in &template.secrets {
+        if let Some(jwt) = &spec.jwt {
+            let value = existing_secrets.get(key).cloned().unwrap_or_else(|| {
+                let signing_key = values.get(jwt.signed_with.as_str()).cloned();
+                secrets::jwt(&jwt.role, &signing_key.unwrap_or_default())
+            });
+            values.insert(key, value);
+        }
+    }
+    for (key, value) in &values {
         env_lines.push(format!("{key}={value}"));
     }
     let env_file = env_lines.join("\n") + "\n";
@@ -222,7 +237,16 @@ pub fn plan(
         _ => None,
     };
 
+    let config_files = template
+        .files
+        .iter()
+        .map(|(path, raw)| Ok((path.clone(), ctx.text(raw)?.to_literal())))
+        .collect::<Result<BTreeMap<_, _>>>()?;
+
     let mut files = BTreeMap::new();
+    for (path, content) in &config_files {
+        files.insert(path.clone(), sha256_hex(content));
+    }
     files.insert("compose.yaml".to_string(), sha256_hex(&compose_yaml));
     files.insert(".env".to_string(), sha256_hex(&env_file));
     if let Some(conf) = &nginx_conf {
@@ -244,6 +268,7 @@ pub fn plan(
         compose_yaml,
         env_file,
         nginx_conf,
+        config_files,
         manifest,
     })
 }
@@ -442,22 +467,42 @@ impl Context<'_> {
         }
         tmpfs.sort_by(|a, b| a.target.cmp(&b.target));
 
-        let mounts = svc
-            .data
-            .iter()
-            .map(|d| match d.volume_why {
-                Some(_) => Mount::Volume {
-                    source: volume_name(name, &d.name),
+        let mut mounts: Vec<Mount> = Vec::new();
+        let mut group_add = Vec::new();
+        for d in &svc.data {
+            let owner = d.from.as_deref().unwrap_or(name);
+            if owner != name {
+                group_add.push(self.uid_of(owner));
+            }
+            let as_volume = self
+                .template
+                .services
+                .get(owner)
+                .and_then(|o| o.data.iter().find(|od| od.name == d.name))
+                .is_some_and(|od| od.volume_why.is_some());
+            mounts.push(if as_volume {
+                Mount::Volume {
+                    source: volume_name(owner, &d.name),
                     target: d.path.clone(),
-                    read_only: false,
-                },
-                None => Mount::Bind {
-                    source: format!("./{}", data_dir(name, &d.name)),
+                    read_only: d.read_only,
+                }
+            } else {
+                Mount::Bind {
+                    source: format!("./{}", data_dir(owner, &d.name)),
                     target: d.path.clone(),
-                    read_only: false,
-                },
-            })
-            .collect();
+                    read_only: d.read_only,
+                }
+            });
+        }
+        for c in &svc.config {
+            mounts.push(Mount::Bind {
+                source: format!("./{}", c.file),
+                target: c.path.clone(),
+                read_only: true,
+            });
+        }
+        group_add.sort_unstable();
+        group_add.dedup();
 
         let mut ports = Vec::new();
         for p in &svc.ports {
@@ -521,17 +566,25 @@ impl Context<'_> {
                     .collect::<Result<Vec<_>>>()
             })
             .transpose()?;
-        let hc = &svc.healthcheck;
-        let healthcheck = Healthcheck {
-            test: hc
-                .test
-                .iter()
-                .map(|w| self.text(w))
-                .collect::<Result<_>>()?,
-            interval: hc.interval.clone(),
-            timeout: hc.timeout.clone(),
-            retries: hc.retries,
-            start_period: hc.start_period.clone(),
+        let healthcheck = match &svc.healthcheck {
+            Some(hc) => Some(Healthcheck {
+                test: hc
+                    .test
+                    .iter()
+                    .map(|w| self.text(w))
+                    .collect::<Result<_>>()?,
+                interval: hc.interval.clone(),
+                timeout: hc.timeout.clone(),
+                retries: hc.retries,
+                start_period: hc.start_period.clone(),
+            }),
+            None => {
+                exceptions.push(Exception {
+                    rule: "healthcheck-missing".into(),
+                    reason: svc.no_healthcheck_why.clone().unwrap_or_default(),
+                });
+                None
+            }
         };
 
         Ok(ServiceSpec {
@@ -559,7 +612,7 @@ impl Context<'_> {
             },
             shm_size: svc.shm_size.as_deref().and_then(parse_bytes),
             logging: Logging::rotated_json_file(),
-            healthcheck: Some(healthcheck),
+            healthcheck,
             environment,
             sysctls: svc.sysctls.clone(),
             gpu: svc.gpu.as_ref().map(|g| GpuRequest {
@@ -569,7 +622,19 @@ impl Context<'_> {
             depends_on: svc.depends_on.clone(),
             restart: "unless-stopped".into(),
             init: svc.init,
+            group_add,
             exceptions,
         })
+    }
+
+    /// The UID (and GID) the plan gives a service: its place in name order.
+    fn uid_of(&self, service: &str) -> u32 {
+        let index = self
+            .template
+            .services
+            .keys()
+            .position(|k| k == service)
+            .unwrap_or(0);
+        self.request.uid_base + index as u32
     }
 }

@@ -3,6 +3,9 @@
 //! seeds from the OS. A secret that already exists in the app's `.env` is kept, because
 //! changing a database password under a running database breaks it.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
@@ -58,6 +61,32 @@ pub fn generate(seed: &SecretSeed, name: &str, spec: &SecretSpec) -> String {
     out
 }
 
+/// Issue and expiry of derived JWTs. Fixed, so planning stays a pure function: issued
+/// 2026-01-01T00:00:00Z, valid ten years, as Supabase's own key generator does.
+const JWT_IAT: u64 = 1_767_225_600;
+const JWT_EXP: u64 = JWT_IAT + 10 * 365 * 24 * 3600;
+
+/// An HS256 JWT `{"role", "iss": "supabase", "iat", "exp"}` signed with `key`.
+pub fn jwt(role: &str, key: &str) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = serde_json::json!({
+        "role": role,
+        "iss": "supabase",
+        "iat": JWT_IAT,
+        "exp": JWT_EXP,
+    });
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let signing_input = format!("{header}.{payload}");
+    // HMAC accepts a key of any length, so this cannot fail.
+    let mut mac = match Hmac::<Sha256>::new_from_slice(key.as_bytes()) {
+        Ok(mac) => mac,
+        Err(_) => return String::new(),
+    };
+    mac.update(signing_input.as_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{signing_input}.{signature}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,8 +96,26 @@ mod tests {
             length,
             charset,
             description: String::new(),
+            jwt: None,
         }
     }
+
+    #[test]
+    fn jwt_matches_a_known_hs256_signature() {
+        // Computed independently with Python's hmac and hashlib over the
+        // same signing input and key.
+        let token = jwt("anon", "secret");
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let claims = URL_SAFE_NO_PAD.decode(parts[1]).unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(&claims).unwrap();
+        assert_eq!(claims["role"], "anon");
+        assert_eq!(claims["iss"], "supabase");
+        assert!(claims["exp"].as_u64().unwrap() > claims["iat"].as_u64().unwrap());
+        assert_eq!(parts[2], EXPECTED_ANON_SIGNATURE);
+    }
+
+    const EXPECTED_ANON_SIGNATURE: &str = "e9636wBKOCY-_dUj8eFBUVEoJvgmhUtuJefjHayCfds";
 
     #[test]
     fn deterministic_per_seed_and_name() {
