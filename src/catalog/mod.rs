@@ -55,7 +55,12 @@ impl Catalog {
 
     /// Every `*.yaml` file in `dir`, in the same format as the built-in catalog.
     pub fn load_dir(dir: &Path) -> Result<Self> {
-        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            Error::input(format!(
+                "--catalog {}: {e}; point it at a directory of app templates",
+                dir.display()
+            ))
+        })?;
         let mut sources = Vec::new();
         for entry in entries {
             let path = entry.map_err(|e| Error::io(dir, e))?.path();
