@@ -1,5 +1,6 @@
 //! berth: secure Docker hosting by default. See ARCHITECTURE.md for the map.
 
+pub mod audit;
 pub mod catalog;
 pub mod compose;
 pub mod error;
@@ -9,5 +10,6 @@ pub mod model;
 pub mod nginx;
 pub mod ops;
 pub mod plan;
+pub mod report;
 pub mod units;
 pub mod validate;

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use berth::audit::rule::{Rule, Severity};
+use berth::audit::rules;
 use berth::catalog::Catalog;
 use berth::catalog::template::{Exposure, Role, Template};
 use berth::error::{Error, Result};
@@ -47,6 +49,87 @@ enum Command {
     /// generated secrets and rewrites only what changed (a backup of every replaced file
     /// goes to .berth/backup/). A directory that has files but no berth.json is refused.
     Render(RenderArgs),
+    /// Audit compose files and daemon.json against every rule (see `berth rules`).
+    ///
+    /// Directories are searched recursively for compose.yaml, compose.yml,
+    /// docker-compose.yaml and docker-compose.yml (each merged with its .override. sibling).
+    /// `-f` merges files like `docker compose -f a -f b`. Variables are interpolated from the
+    /// project's .env or --env-file; a finding points at the line as written.
+    ///
+    /// Suppress a finding with a comment above the key: `# berth: allow RULE -- reason`,
+    /// or with --config FILE listing `suppress: [{rule, service?, path?, reason}]`. A
+    /// suppression without a reason is reported and not applied.
+    ///
+    /// Exit codes: 0 no finding at or above --fail-on, 1 findings at or above it, 2 an input
+    /// could not be read.
+    #[command(
+        after_help = "Examples:\n  berth audit ./stacks/\n  berth audit compose.yaml -f override.yaml\n  \
+berth audit --daemon-config /etc/docker/daemon.json\n  \
+berth audit ./stacks --format sarif --out berth.sarif --fail-on medium\n  \
+berth audit ./stacks --format html --out report.html"
+    )]
+    Audit(AuditArgs),
+    /// List the audit rules; `berth rules show ID` explains one.
+    Rules(RulesArgs),
+}
+
+#[derive(Args)]
+struct AuditArgs {
+    /// Compose files or directories to audit (default: the current directory, unless only
+    /// --daemon-config is given).
+    paths: Vec<PathBuf>,
+    /// A compose file merged onto the given one, in order (repeatable).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Read variables from this file instead of the project's .env.
+    #[arg(long, value_name = "FILE")]
+    env_file: Option<PathBuf>,
+    /// Also audit a Docker daemon configuration (usually /etc/docker/daemon.json).
+    #[arg(long, value_name = "FILE")]
+    daemon_config: Option<PathBuf>,
+    /// Suppression file: `suppress: [{rule, service?, path?, reason}]`.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Exit 1 when a finding at or above this severity is not suppressed.
+    #[arg(long, value_enum, default_value_t = Severity::High)]
+    fail_on: Severity,
+    /// Explain every finding (why and fix), and list suppressed ones.
+    #[arg(short, long)]
+    verbose: bool,
+    /// No progress bar.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    Text,
+    Json,
+    Sarif,
+    Html,
+}
+
+#[derive(Args)]
+struct RulesArgs {
+    #[command(subcommand)]
+    command: Option<RulesCommand>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Everything about one rule: why it matters, how to fix it, references.
+    Show {
+        id: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 #[derive(Subcommand)]
@@ -103,13 +186,14 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match run(cli) {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+            e.exit_code()
         }
-    }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 fn load_catalog(dir: Option<&PathBuf>) -> Result<Catalog> {
@@ -119,25 +203,140 @@ fn load_catalog(dir: Option<&PathBuf>) -> Result<Catalog> {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
-    let catalog = load_catalog(cli.catalog.as_ref())?;
+fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Catalog(CatalogCommand::List { format }) => {
-            catalog_list(&catalog, format);
-            Ok(())
+            catalog_list(&load_catalog(cli.catalog.as_ref())?, format);
         }
         Command::Catalog(CatalogCommand::Show { app, format }) => {
-            let template = catalog.get(&app)?;
-            catalog_show(template, format);
-            Ok(())
+            let catalog = load_catalog(cli.catalog.as_ref())?;
+            catalog_show(catalog.get(&app)?, format);
         }
         Command::Render(args) => {
-            let template = catalog.get(&args.app)?;
-            let outcome = render_cmd(template, &args)?;
+            let catalog = load_catalog(cli.catalog.as_ref())?;
+            let outcome = render_cmd(catalog.get(&args.app)?, &args)?;
             print_render(&outcome, args.format);
-            Ok(())
+        }
+        Command::Audit(args) => return audit_cmd(args),
+        Command::Rules(args) => rules_cmd(args)?,
+    }
+    Ok(0)
+}
+
+fn audit_cmd(args: AuditArgs) -> Result<i32> {
+    use std::io::IsTerminal;
+    let mut paths = args.paths;
+    if paths.is_empty() && args.files.is_empty() && args.daemon_config.is_none() {
+        paths.push(PathBuf::from("."));
+    }
+    let request = berth::ops::audit::Request {
+        paths,
+        files: args.files,
+        env_file: args.env_file,
+        daemon_config: args.daemon_config,
+        config: args.config,
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+    };
+    let report = berth::ops::audit::run(&request)?;
+    let text = match args.format {
+        ReportFormat::Text => berth::report::text::render(&report, args.verbose),
+        ReportFormat::Json => berth::report::json::render(&report),
+        ReportFormat::Sarif => berth::report::sarif::render(&report),
+        ReportFormat::Html => berth::report::html::render(&report),
+    };
+    match &args.out {
+        Some(path) => {
+            write_report(path, &text)?;
+            eprintln!("{}", report.summary());
+        }
+        None => {
+            use std::io::Write;
+            // anstream drops the colours when NO_COLOR is set or stdout is not a terminal.
+            let mut out = anstream::stdout();
+            let _ = out.write_all(text.as_bytes());
         }
     }
+    Ok(report.exit_code(args.fail_on))
+}
+
+fn write_report(path: &std::path::Path, text: &str) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(Error::input(format!(
+            "--out {}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs().to_string())
+        .unwrap_or_else(|_| "0".into());
+    let mut backups = berth::fsx::Backups::new(&dir, &dir.join(".berth/backup"), &stamp);
+    berth::fsx::write_file(path, text.as_bytes(), 0o644, &mut backups)?;
+    Ok(())
+}
+
+fn rules_cmd(args: RulesArgs) -> Result<()> {
+    match args.command {
+        None => {
+            if args.format == Format::Json {
+                print_json(&rules::all());
+                return Ok(());
+            }
+            for r in rules::all() {
+                println!(
+                    "{:<28} {:<8} {:<7} {}",
+                    r.id,
+                    r.severity.as_str(),
+                    r.target(),
+                    r.title
+                );
+            }
+            println!(
+                "\n{} rules; `berth rules show ID` explains one.",
+                rules::all().len()
+            );
+        }
+        Some(RulesCommand::Show { id, format }) => {
+            let rule = rules::get(&id).ok_or_else(|| {
+                Error::input(format!(
+                    "unknown rule {:?}; `berth rules` lists them",
+                    berth::validate::printable(&id)
+                ))
+            })?;
+            if format == Format::Json {
+                print_json(rule);
+            } else {
+                print_rule(rule);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_rule(r: &Rule) {
+    println!("{} ({}, {})\n", r.id, r.severity.as_str(), r.target());
+    println!("{}\n", r.title);
+    println!("Why: {}\n", r.why);
+    println!("Fix: {}\n", r.fix);
+    let refs = [
+        ("CIS Docker Benchmark v1.6.0", r.refs.cis),
+        ("KICS", r.refs.kics),
+        ("compose-lint", r.refs.compose_lint),
+    ];
+    for (name, ids) in refs {
+        if !ids.is_empty() {
+            println!("{name}: {}", ids.join(", "));
+        }
+    }
+    println!(
+        "\nSuppress one finding: # berth: allow {} -- <reason>",
+        r.id
+    );
 }
 
 fn print_json(value: &impl serde::Serialize) {

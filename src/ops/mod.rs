@@ -1,4 +1,5 @@
 //! Operations: what the CLI commands do, as library functions. They call the pure core and
 //! do the effects (files, clock, randomness); they print nothing.
 
+pub mod audit;
 pub mod render;

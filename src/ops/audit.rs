@@ -1,0 +1,170 @@
+//! `berth audit`: find compose files, load each project, run the rules, collect a report.
+
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::audit::engine;
+use crate::audit::suppress::{self, Config};
+use crate::compose::project::{self, LoadError, RealFs};
+use crate::error::{Error, Result};
+use crate::report::Report;
+
+#[derive(Debug, Default, Clone)]
+pub struct Request {
+    /// Files or directories (searched recursively).
+    pub paths: Vec<PathBuf>,
+    /// Extra `-f` files merged onto the given file, like `docker compose -f a -f b`.
+    pub files: Vec<PathBuf>,
+    pub env_file: Option<PathBuf>,
+    pub daemon_config: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+    /// Show a progress bar (the CLI decides: a terminal, not quiet).
+    pub progress: bool,
+}
+
+/// File names Compose picks up by default.
+const COMPOSE_NAMES: &[&str] = &[
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yaml",
+    "docker-compose.yml",
+];
+
+fn override_of(base: &Path) -> Option<PathBuf> {
+    let name = base.file_name()?.to_str()?;
+    let (stem, ext) = name.rsplit_once('.')?;
+    let candidate = base.with_file_name(format!("{stem}.override.{ext}"));
+    candidate.is_file().then_some(candidate)
+}
+
+/// Each project is a list of files merged in order.
+fn projects(req: &Request) -> Result<Vec<Vec<PathBuf>>> {
+    if !req.files.is_empty() {
+        let mut files = Vec::new();
+        for p in &req.paths {
+            if !p.is_file() {
+                return Err(Error::input(format!(
+                    "{}: with -f, give compose files, not directories",
+                    p.display()
+                )));
+            }
+            files.push(p.clone());
+        }
+        files.extend(req.files.iter().cloned());
+        return Ok(vec![files]);
+    }
+    let mut out = Vec::new();
+    for p in &req.paths {
+        if p.is_file() {
+            out.push(vec![p.clone()]);
+        } else if p.is_dir() {
+            let walker = walkdir::WalkDir::new(p)
+                .follow_links(false)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|e| {
+                    let name = e.file_name().to_string_lossy();
+                    !(e.depth() > 0
+                        && e.file_type().is_dir()
+                        && (name.starts_with('.') || name == "node_modules"))
+                });
+            for entry in walker {
+                let entry = entry.map_err(|e| Error::input(format!("{}: {e}", p.display())))?;
+                let name = entry.file_name().to_string_lossy();
+                if entry.file_type().is_file() && COMPOSE_NAMES.contains(&name.as_ref()) {
+                    let base = entry.path().to_path_buf();
+                    let mut files = vec![base.clone()];
+                    files.extend(override_of(&base));
+                    out.push(files);
+                }
+            }
+        } else {
+            return Err(Error::input(format!(
+                "{}: no such file or directory",
+                p.display()
+            )));
+        }
+    }
+    Ok(out)
+}
+
+pub fn run(req: &Request) -> Result<Report> {
+    let config = match &req.config {
+        Some(path) => suppress::load_config(path).map_err(Error::input)?,
+        None => Config::default(),
+    };
+    let projects = projects(req)?;
+    let bar = if req.progress && projects.len() > 50 {
+        let bar = ProgressBar::with_draw_target(
+            Some(projects.len() as u64),
+            ProgressDrawTarget::stderr(),
+        );
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} auditing {pos}/{len} projects {wide_bar} {eta}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let results: Vec<std::result::Result<(usize, usize, Vec<engine::Finding>), LoadError>> =
+        projects
+            .par_iter()
+            .map(|files| {
+                let loaded = project::load(&RealFs, files, req.env_file.as_deref());
+                bar.inc(1);
+                let p = loaded?;
+                Ok((
+                    p.files.len(),
+                    p.services.len(),
+                    engine::audit_project(&p, &config),
+                ))
+            })
+            .collect();
+    bar.finish_and_clear();
+
+    let mut report = Report::default();
+    for r in results {
+        match r {
+            Ok((files, services, findings)) => {
+                report.files += files;
+                report.services += services;
+                report.findings.extend(findings);
+            }
+            Err(e) => report.errors.push(e),
+        }
+    }
+    if let Some(path) = &req.daemon_config {
+        match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => match engine::audit_daemon(path, &text, &config) {
+                    Ok(f) => {
+                        report.files += 1;
+                        report.findings.extend(f);
+                    }
+                    Err(e) => report.errors.push(e),
+                },
+                Err(_) => report.errors.push(LoadError {
+                    path: path.clone(),
+                    line: 0,
+                    col: 0,
+                    message: "not UTF-8".into(),
+                }),
+            },
+            Err(e) => report.errors.push(LoadError {
+                path: path.clone(),
+                line: 0,
+                col: 0,
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+    if let Some(path) = &req.config {
+        report.findings.extend(engine::check_config(path, &config));
+    }
+    engine::sort(&mut report.findings);
+    Ok(report)
+}

@@ -1,0 +1,91 @@
+//! The terminal report: "fix now" (critical, high) apart from "nice to have", each finding
+//! with where, what, why and how to fix. Styled with ANSI codes; the CLI prints through
+//! anstream, which strips them when NO_COLOR is set or output is not a terminal.
+
+use std::fmt::Write;
+
+use anstyle::{AnsiColor, Style};
+
+use super::Report;
+use crate::audit::Finding;
+use crate::audit::rule::Severity;
+
+fn style(sev: Severity) -> Style {
+    let color = match sev {
+        Severity::Critical => AnsiColor::BrightRed,
+        Severity::High => AnsiColor::Red,
+        Severity::Medium => AnsiColor::Yellow,
+        Severity::Low => AnsiColor::Cyan,
+        Severity::Info => AnsiColor::BrightBlack,
+    };
+    Style::new().fg_color(Some(color.into())).bold()
+}
+
+fn finding(out: &mut String, f: &Finding, verbose: bool) {
+    let s = style(f.severity);
+    let dim = Style::new().dimmed();
+    let _ = writeln!(
+        out,
+        "{s}{:>8}{s:#} {}:{}:{}  {}  {dim}[{}]{dim:#}",
+        f.severity.as_str(),
+        f.path.display(),
+        f.line,
+        f.column,
+        f.message,
+        f.rule.id
+    );
+    if verbose {
+        let _ = writeln!(out, "         why: {}", f.rule.why);
+        let _ = writeln!(out, "         fix: {}", f.rule.fix);
+    }
+}
+
+pub fn render(report: &Report, verbose: bool) -> String {
+    let mut out = String::new();
+    let bold = Style::new().bold();
+    for e in &report.errors {
+        let red = style(Severity::Critical);
+        let _ = writeln!(out, "{red}   error{red:#} {e}");
+    }
+    let (urgent, later): (Vec<&Finding>, Vec<&Finding>) =
+        report.active().partition(|f| f.severity.is_urgent());
+    if !urgent.is_empty() {
+        let _ = writeln!(
+            out,
+            "{bold}Fix now{bold:#} ({} critical or high)",
+            urgent.len()
+        );
+        for f in &urgent {
+            finding(&mut out, f, true);
+        }
+        out.push('\n');
+    }
+    if !later.is_empty() {
+        let _ = writeln!(out, "{bold}Nice to have{bold:#} ({})", later.len());
+        for f in &later {
+            finding(&mut out, f, verbose);
+        }
+        out.push('\n');
+    }
+    let suppressed: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.suppressed.is_some())
+        .collect();
+    if verbose && !suppressed.is_empty() {
+        let _ = writeln!(out, "{bold}Suppressed{bold:#} ({})", suppressed.len());
+        for f in suppressed {
+            let _ = writeln!(
+                out,
+                "         {}:{}  [{}] {}",
+                f.path.display(),
+                f.line,
+                f.rule.id,
+                f.suppressed.as_deref().unwrap_or("")
+            );
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{bold}{}{bold:#}", report.summary());
+    out
+}
