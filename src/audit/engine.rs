@@ -56,8 +56,10 @@ fn facts(project: &Project, postures: &[Posture]) -> ProjectFacts {
     let mut facts = ProjectFacts::default();
     for p in postures {
         for m in &p.mounts {
+            // Writers only: one writer with read-only readers is the recommended shape.
             if let (super::posture::MountKind::Volume, Some(src)) = (&m.value.kind, &m.value.source)
                 && project.volumes.contains(src)
+                && !m.value.read_only
             {
                 facts
                     .volume_users

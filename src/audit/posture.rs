@@ -170,7 +170,7 @@ impl Posture {
                             .map(|s| s == "NONE")
                     }) == Some(true);
                 if disabled {
-                    Health::Disabled(h.loc)
+                    Health::Disabled(n.key_loc("healthcheck").unwrap_or(h.loc))
                 } else {
                     Health::Present
                 }
@@ -242,7 +242,7 @@ impl Posture {
                         .collect()
                 })
                 .unwrap_or_default(),
-            logging_loc: logging.map(|l| l.loc),
+            logging_loc: logging.map(|l| n.key_loc("logging").unwrap_or(l.loc)),
             health,
             restart: text("restart"),
             restart_max_attempts: first(n, &[&["deploy", "restart_policy", "max_attempts"]])

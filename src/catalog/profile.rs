@@ -27,6 +27,18 @@ impl Profile {
         }
     }
 
+    /// Why a service with this profile needs its capabilities (written beside them).
+    pub fn why(self) -> &'static str {
+        match self {
+            Profile::None => "no capabilities",
+            Profile::Web => "binds its port and drops to its own user",
+            Profile::DbInit => "initialises and chowns its data directory, then drops privileges",
+            Profile::Gpu => "GPU inference raises worker thread priority",
+            Profile::Vpn => "configures the VPN interface, routes and NAT in its network namespace",
+            Profile::Browser => "the browser's own sandbox needs namespaces",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Profile::None => "none",

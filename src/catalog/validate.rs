@@ -50,6 +50,7 @@ pub fn template(t: &Template, file_stem: &str) -> Result<(), String> {
             return Err(format!("secret {key:?}: use [A-Z][A-Z0-9_]*"));
         }
         if !(16..=128).contains(&secret.length) {
+            // 16: the shortest key an upstream accepts
             return Err(format!("secret {key}: length must be 16 to 128"));
         }
     }

@@ -36,7 +36,12 @@ pub fn stack_to_yaml(stack: &StackSpec, header: &str) -> String {
         .collect();
     let mut services = MapBuilder::new();
     for svc in &stack.services {
-        services = services.entry(&svc.name, service(svc, &healthchecked));
+        // A missing healthcheck is reported at the service, so its reason goes above it.
+        services.push(
+            &svc.name,
+            service(svc, &healthchecked),
+            comments_for(svc, "healthcheck-missing"),
+        );
     }
     let mut networks = MapBuilder::new();
     for net in &stack.networks {
@@ -97,11 +102,7 @@ fn service(svc: &ServiceSpec, healthchecked: &[&str]) -> Node {
             Vec::new(),
         );
     }
-    m.push(
-        "restart",
-        Node::str(&svc.restart),
-        comments_for(svc, "healthcheck-missing"),
-    );
+    m.push("restart", Node::str(&svc.restart), Vec::new());
     if svc.init {
         m.push("init", Node::Bool(true), Vec::new());
     }
@@ -112,10 +113,14 @@ fn service(svc: &ServiceSpec, healthchecked: &[&str]) -> Node {
         Vec::new(),
     );
     if !svc.cap_add.is_empty() {
+        let comments = ["cap-add-host-takeover", "cap-add-host-reaching", "cap-add"]
+            .iter()
+            .flat_map(|rule| comments_for(svc, rule))
+            .collect();
         m.push(
             "cap_add",
             Node::strs(svc.cap_add.iter().map(|c| c.as_str())),
-            comments_for(svc, "cap-add"),
+            comments,
         );
     }
     m.push(

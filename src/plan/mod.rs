@@ -422,15 +422,29 @@ impl Context<'_> {
             .collect();
         for extra in &svc.cap_add {
             if let Some(cap) = Capability::parse(&extra.cap) {
-                exceptions.push(Exception {
-                    rule: "cap-add".into(),
-                    reason: format!("{}: {}", cap.as_str(), extra.why),
-                });
                 cap_add.push(cap);
             }
         }
         cap_add.sort();
         cap_add.dedup();
+        // Each capability the audit grades gets its declared reason beside it: the extra
+        // cap's own `why`, or the profile's.
+        for cap in &cap_add {
+            if let Some(rule) = crate::audit::rules::caps::rule_for(cap.as_str()) {
+                let why = svc
+                    .cap_add
+                    .iter()
+                    .find(|e| Capability::parse(&e.cap).as_ref() == Some(cap))
+                    .map(|e| e.why.clone())
+                    .unwrap_or_else(|| {
+                        format!("profile {}: {}", svc.profile.name(), svc.profile.why())
+                    });
+                exceptions.push(Exception {
+                    rule: rule.into(),
+                    reason: format!("{}: {why}", cap.as_str()),
+                });
+            }
+        }
 
         let mut tmpfs = vec![
             Tmpfs {

@@ -360,9 +360,9 @@ pub const TMPFS_EXEC: Rule = Rule {
 pub const SHARED_VOLUME: Rule = Rule {
     id: "shared-volume",
     severity: Severity::Info,
-    title: "Named volume shared between services",
-    why: "A volume mounted by several services lets a compromise of one change data the \
-          other trusts.",
+    title: "Named volume writable by several services",
+    why: "A volume that several services can write lets a compromise of one change data the \
+          others trust.",
     fix: "Give each service its own volume, or mount the volume read-only where a service \
           only reads it.",
     refs: References {
@@ -380,7 +380,7 @@ pub const SHARED_VOLUME: Rule = Rule {
                 out.push(Hit {
                     loc: m.loc,
                     message: format!(
-                        "service {} mounts volume {src} writable, shared with {}",
+                        "service {} mounts volume {src} writable, as does {}",
                         p.name,
                         users
                             .iter()
