@@ -99,7 +99,11 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32, backups: &mut Backups) -
 }
 
 fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // A bare file name has an empty parent, which means the current directory.
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     // NamedTempFile is created 0600, so a secret is never readable by others, not even
     // for the moment between create and chmod.
     let mut tmp = tempfile::Builder::new()

@@ -188,7 +188,7 @@ pub fn audit_daemon(path: &Path, text: &str, config: &Config) -> Result<Vec<Find
     Ok(findings)
 }
 
-fn apply_config(findings: &mut Vec<Finding>, config: &Config) {
+fn apply_config(findings: &mut [Finding], config: &Config) {
     for entry in &config.suppress {
         let Some(reason) = entry.reason.as_ref().filter(|r| !r.trim().is_empty()) else {
             continue;

@@ -99,6 +99,32 @@ impl Project {
     }
 }
 
+/// Reads a file as UTF-8 text of at most `MAX_FILE_BYTES`, with an error that says which
+/// limit it broke.
+pub fn read_text(fs: &dyn Fs, path: &Path) -> Result<String, LoadError> {
+    let err = |message: String| LoadError {
+        path: path.to_path_buf(),
+        line: 0,
+        col: 0,
+        message,
+    };
+    let bytes = fs
+        .read(path, MAX_FILE_BYTES)
+        .map_err(|e| err(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(err(format!(
+            "larger than {} MiB; berth reads configuration files up to that size (is this the right file?)",
+            MAX_FILE_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        err(format!(
+            "not UTF-8 (invalid byte at offset {}); save the file as UTF-8",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
 struct Loader<'a> {
     fs: &'a dyn Fs,
     project: Project,
@@ -151,28 +177,7 @@ impl Loader<'_> {
     }
 
     fn text(&self, path: &Path) -> Result<String, LoadError> {
-        let err = |message: String| LoadError {
-            path: path.to_path_buf(),
-            line: 0,
-            col: 0,
-            message,
-        };
-        let bytes = self
-            .fs
-            .read(path, MAX_FILE_BYTES)
-            .map_err(|e| err(format!("cannot read: {e}")))?;
-        if bytes.len() as u64 > MAX_FILE_BYTES {
-            return Err(err(format!(
-                "larger than {} MiB; berth reads compose files up to that size (is this really a compose file?)",
-                MAX_FILE_BYTES >> 20
-            )));
-        }
-        String::from_utf8(bytes).map_err(|e| {
-            err(format!(
-                "not UTF-8 (invalid byte at offset {}); save the file as UTF-8",
-                e.utf8_error().valid_up_to()
-            ))
-        })
+        read_text(self.fs, path)
     }
 
     /// Reads, parses and interpolates one file, and splices in its `include`s.

@@ -90,6 +90,13 @@ fn projects(req: &Request) -> Result<Vec<Vec<PathBuf>>> {
     Ok(out)
 }
 
+/// What one project (or daemon.json) contributed to the report.
+struct Audited {
+    files: usize,
+    services: usize,
+    findings: Vec<engine::Finding>,
+}
+
 pub fn run(req: &Request) -> Result<Report> {
     let config = match &req.config {
         Some(path) => suppress::load_config(path).map_err(Error::input)?,
@@ -110,56 +117,38 @@ pub fn run(req: &Request) -> Result<Report> {
     } else {
         ProgressBar::hidden()
     };
-    let results: Vec<std::result::Result<(usize, usize, Vec<engine::Finding>), LoadError>> =
-        projects
-            .par_iter()
-            .map(|files| {
-                let loaded = project::load(&RealFs, files, req.env_file.as_deref());
-                bar.inc(1);
-                let p = loaded?;
-                Ok((
-                    p.files.len(),
-                    p.services.len(),
-                    engine::audit_project(&p, &config),
-                ))
+    let results: Vec<std::result::Result<Audited, LoadError>> = projects
+        .par_iter()
+        .map(|files| {
+            let loaded = project::load(&RealFs, files, req.env_file.as_deref());
+            bar.inc(1);
+            let p = loaded?;
+            Ok(Audited {
+                files: p.files.len(),
+                services: p.services.len(),
+                findings: engine::audit_project(&p, &config),
             })
-            .collect();
+        })
+        .collect();
     bar.finish_and_clear();
 
+    let daemon = req.daemon_config.as_ref().map(|path| {
+        let text = project::read_text(&RealFs, path)?;
+        Ok(Audited {
+            files: 1,
+            services: 0,
+            findings: engine::audit_daemon(path, &text, &config)?,
+        })
+    });
     let mut report = Report::default();
-    for r in results {
-        match r {
-            Ok((files, services, findings)) => {
-                report.files += files;
-                report.services += services;
-                report.findings.extend(findings);
+    for result in results.into_iter().chain(daemon) {
+        match result {
+            Ok(a) => {
+                report.files += a.files;
+                report.services += a.services;
+                report.findings.extend(a.findings);
             }
             Err(e) => report.errors.push(e),
-        }
-    }
-    if let Some(path) = &req.daemon_config {
-        match std::fs::read(path) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => match engine::audit_daemon(path, &text, &config) {
-                    Ok(f) => {
-                        report.files += 1;
-                        report.findings.extend(f);
-                    }
-                    Err(e) => report.errors.push(e),
-                },
-                Err(_) => report.errors.push(LoadError {
-                    path: path.clone(),
-                    line: 0,
-                    col: 0,
-                    message: "not UTF-8".into(),
-                }),
-            },
-            Err(e) => report.errors.push(LoadError {
-                path: path.clone(),
-                line: 0,
-                col: 0,
-                message: format!("cannot read: {e}"),
-            }),
         }
     }
     if let Some(path) = &req.config {
