@@ -238,8 +238,10 @@ fn audit_cmd(args: AuditArgs) -> Result<i32> {
         progress: !args.quiet && std::io::stderr().is_terminal(),
     };
     let report = berth::ops::audit::run(&request)?;
+    let color = args.out.is_none()
+        && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
     let text = match args.format {
-        ReportFormat::Text => berth::report::text::render(&report, args.verbose),
+        ReportFormat::Text => berth::report::text::render(&report, args.verbose, color),
         ReportFormat::Json => berth::report::json::render(&report),
         ReportFormat::Sarif => berth::report::sarif::render(&report),
         ReportFormat::Html => berth::report::html::render(&report),
@@ -251,9 +253,8 @@ fn audit_cmd(args: AuditArgs) -> Result<i32> {
         }
         None => {
             use std::io::Write;
-            // anstream drops the colours when NO_COLOR is set or stdout is not a terminal.
-            let mut out = anstream::stdout();
-            let _ = out.write_all(text.as_bytes());
+            // Styles were only added if anstream said this stdout takes colour.
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
         }
     }
     Ok(report.exit_code(args.fail_on))

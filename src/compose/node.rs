@@ -1,13 +1,12 @@
 //! A YAML document as a tree whose every node knows where it came from (file, line,
-//! column). serde-saphyr does the YAML work: anchors, aliases and `<<` merge keys (a merged
-//! value is located at its `<<` site), duplicate-key errors, and the budgets that stop
-//! alias bombs. Architecture invariant: pure; text in, tree out.
+//! column): anchors, aliases and `<<` merge keys resolved (a merged or aliased value is
+//! located where it is used), duplicate keys refused, and a node budget that stops alias
+//! bombs before they allocate. Architecture invariant: pure; text in, tree out.
 
 use std::borrow::Cow;
-use std::fmt;
+use std::collections::HashMap;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::Spanned;
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span};
 
 /// Index of a source file in the audit's file table.
 pub type FileId = u32;
@@ -126,19 +125,6 @@ impl Node {
             _ => None,
         }
     }
-
-    /// Stamps every location in the tree with `file`.
-    fn set_file(&mut self, file: FileId) {
-        self.loc.file = file;
-        match &mut self.value {
-            Value::Seq(items) => items.iter_mut().for_each(|n| n.set_file(file)),
-            Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
-                k.loc.file = file;
-                v.set_file(file);
-            }),
-            _ => {}
-        }
-    }
 }
 
 /// A YAML syntax or structure error with its position.
@@ -149,147 +135,285 @@ pub struct ParseError {
     pub message: String,
 }
 
-/// Parses one YAML document. An empty document is a null node.
+/// The most nodes a document may expand to (aliases count every copy): compose files have
+/// hundreds; an alias bomb has billions.
+pub const MAX_NODES: usize = 1_000_000;
+/// Deeper nesting than this is refused, so no later tree walk can exhaust the stack.
+pub const MAX_DEPTH: usize = 128;
+
+/// Parses one YAML document (the first, as Compose does). An empty document is null.
+///
+/// Built directly on the event parser (granit-parser, the one serde-saphyr uses) because
+/// that is several times faster than going through serde with a span per node, and the
+/// audit reads thousands of files.
 pub fn parse(text: &str, file: FileId) -> Result<Node, ParseError> {
-    if text.trim().is_empty() {
-        return Ok(Node::new(
-            Value::Null,
-            Loc {
-                file,
-                line: 1,
-                col: 1,
-            },
-        ));
-    }
-    let spanned: Spanned<Raw> = serde_saphyr::from_str(text).map_err(|e| {
-        let (line, col) = e
-            .location()
-            .map(|l| (l.line() as u32, l.column() as u32))
-            .unwrap_or((0, 0));
-        // The message already carries a rendered snippet; keep only its first line.
-        let message = e
-            .to_string()
-            .lines()
-            .next()
-            .unwrap_or("invalid YAML")
-            .to_string();
-        ParseError { line, col, message }
-    })?;
-    let mut node = convert(spanned);
-    node.set_file(file);
-    Ok(node)
+    Builder::new(file).run(text)
 }
 
-fn loc_of(l: &serde_saphyr::Location) -> Loc {
-    Loc {
-        file: 0,
-        line: l.line() as u32,
-        col: l.column() as u32,
+enum Frame {
+    Seq(Loc, Vec<Node>),
+    /// Entries, the key waiting for its value, and the `<<` sources to merge at the end.
+    Map(Loc, Vec<(Key, Node)>, Option<Key>, Vec<Node>),
+}
+
+struct Builder {
+    file: FileId,
+    stack: Vec<Frame>,
+    /// Anchor id → (node, its node count).
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Frames waiting to be stored under an anchor when they close.
+    pending: Vec<(usize, usize)>, // (stack depth, anchor id)
+    nodes: usize,
+    root: Option<Node>,
+}
+
+fn count(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::Seq(items) => items.iter().map(count).sum(),
+        Value::Map(entries) => entries.iter().map(|(_, v)| 1 + count(v)).sum(),
+        _ => 0,
     }
 }
 
-fn convert(s: Spanned<Raw>) -> Node {
-    let loc = loc_of(&s.referenced);
-    let value = match s.value {
-        Raw::Null => Value::Null,
-        Raw::Bool(b) => Value::Bool(b),
-        Raw::Int(i) => Value::Int(i),
-        Raw::Float(f) => Value::Float(f),
-        Raw::Str(s) => Value::Str(s),
-        Raw::Seq(items) => Value::Seq(items.into_iter().map(convert).collect()),
-        Raw::Map(entries) => Value::Map(
-            entries
-                .into_iter()
-                .map(|(k, v)| {
-                    (
-                        Key {
-                            name: k.value,
-                            loc: loc_of(&k.referenced),
-                        },
-                        convert(v),
-                    )
-                })
-                .collect(),
-        ),
+/// Gives every node of a copied subtree the location of the alias that copied it.
+fn relocate(node: &mut Node, loc: Loc) {
+    node.loc = loc;
+    match &mut node.value {
+        Value::Seq(items) => items.iter_mut().for_each(|n| relocate(n, loc)),
+        Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            k.loc = loc;
+            relocate(v, loc);
+        }),
+        _ => {}
+    }
+}
+
+/// YAML 1.2 core schema for plain scalars.
+fn resolve_plain(s: &str) -> Value {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    let bytes = s.as_bytes();
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let int = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse::<i64>().ok()
+    } else if let Some(oct) = s.strip_prefix("0o") {
+        i64::from_str_radix(oct, 8).ok()
+    } else if let Some(hex) = s.strip_prefix("0x") {
+        i64::from_str_radix(hex, 16).ok()
+    } else {
+        None
     };
-    Node::new(value, loc)
-}
-
-/// What serde-saphyr hands us, before locations are folded into `Node`.
-enum Raw {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    Seq(Vec<Spanned<Raw>>),
-    Map(Vec<(Spanned<String>, Spanned<Raw>)>),
-}
-
-impl<'de> Deserialize<'de> for Raw {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(RawVisitor)
+    if let Some(i) = int {
+        return Value::Int(i);
+    }
+    let float_like = bytes
+        .iter()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && bytes.iter().any(|b| b.is_ascii_digit())
+        && bytes.iter().any(|b| matches!(b, b'.' | b'e' | b'E'));
+    if float_like && let Ok(f) = s.parse::<f64>() {
+        return Value::Float(f);
+    }
+    match s {
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => Value::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => Value::Float(f64::NAN),
+        _ => Value::Str(s.to_string()),
     }
 }
 
-struct RawVisitor;
-
-impl<'de> Visitor<'de> for RawVisitor {
-    type Value = Raw;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any YAML value")
-    }
-    fn visit_unit<E>(self) -> Result<Raw, E> {
-        Ok(Raw::Null)
-    }
-    fn visit_none<E>(self) -> Result<Raw, E> {
-        Ok(Raw::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
-        d.deserialize_any(RawVisitor)
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
-        Ok(Raw::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
-        Ok(Raw::Int(v))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Raw, E> {
-        Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
-    }
-    fn visit_i128<E>(self, v: i128) -> Result<Raw, E> {
-        Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
-    }
-    fn visit_u128<E>(self, v: u128) -> Result<Raw, E> {
-        Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
-        Ok(Raw::Float(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
-        Ok(Raw::Str(v.to_string()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Raw, E> {
-        Ok(Raw::Str(v))
-    }
-    fn visit_bytes<E>(self, v: &[u8]) -> Result<Raw, E> {
-        Ok(Raw::Str(String::from_utf8_lossy(v).into_owned()))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Raw, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = a.next_element()? {
-            items.push(item);
+impl Builder {
+    fn new(file: FileId) -> Self {
+        Builder {
+            file,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            pending: Vec::new(),
+            nodes: 0,
+            root: None,
         }
-        Ok(Raw::Seq(items))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Raw, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(key) = a.next_key::<Spanned<String>>()? {
-            let value = a.next_value()?;
-            entries.push((key, value));
+
+    fn loc(&self, span: &Span) -> Loc {
+        Loc {
+            file: self.file,
+            line: span.start.line() as u32,
+            col: span.start.col() as u32 + 1,
         }
-        Ok(Raw::Map(entries))
+    }
+
+    fn error(loc: Loc, message: impl Into<String>) -> ParseError {
+        ParseError {
+            line: loc.line,
+            col: loc.col,
+            message: message.into(),
+        }
+    }
+
+    fn grow(&mut self, by: usize, loc: Loc) -> Result<(), ParseError> {
+        self.nodes += by;
+        if self.nodes > MAX_NODES {
+            return Err(Self::error(
+                loc,
+                format!("the document expands to more than {MAX_NODES} nodes (an alias bomb?)"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn run(mut self, text: &str) -> Result<Node, ParseError> {
+        let mut parser = Parser::new_from_str(text);
+        while let Some(event) = parser.next_event() {
+            let (event, span) = event.map_err(|e| ParseError {
+                line: e.marker().line() as u32,
+                col: e.marker().col() as u32 + 1,
+                message: e.info(),
+            })?;
+            let loc = self.loc(&span);
+            match event {
+                Event::Scalar(text, style, anchor, tag) => {
+                    self.grow(1, loc)?;
+                    let forced_string = tag.as_ref().is_some_and(|t| t.suffix() == "str");
+                    let value = if style == ScalarStyle::Plain && !forced_string {
+                        resolve_plain(&text)
+                    } else {
+                        Value::Str(text.into_owned())
+                    };
+                    let node = Node::new(value, loc);
+                    if anchor > 0 {
+                        self.anchors.insert(anchor, (node.clone(), 1));
+                    }
+                    self.push(node)?;
+                }
+                Event::Alias(id) => {
+                    let (node, size) = self
+                        .anchors
+                        .get(&id)
+                        .ok_or_else(|| Self::error(loc, "alias to an unknown anchor"))?;
+                    let size = *size;
+                    let mut copy = node.clone();
+                    self.grow(size, loc)?;
+                    relocate(&mut copy, loc);
+                    self.push(copy)?;
+                }
+                Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _) => {
+                    self.grow(1, loc)?;
+                    if self.stack.len() >= MAX_DEPTH {
+                        return Err(Self::error(
+                            loc,
+                            format!("nested more than {MAX_DEPTH} levels deep"),
+                        ));
+                    }
+                    let frame = if matches!(event, Event::SequenceStart(..)) {
+                        Frame::Seq(loc, Vec::new())
+                    } else {
+                        Frame::Map(loc, Vec::new(), None, Vec::new())
+                    };
+                    self.stack.push(frame);
+                    if anchor > 0 {
+                        self.pending.push((self.stack.len(), anchor));
+                    }
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    let depth = self.stack.len();
+                    let node = match self.stack.pop() {
+                        Some(Frame::Seq(loc, items)) => Node::new(Value::Seq(items), loc),
+                        Some(Frame::Map(loc, mut entries, _, merges)) => {
+                            // `<<`: keys written in the map win; earlier sources win over later.
+                            for source in merges {
+                                for (k, v) in match source.value {
+                                    Value::Map(e) => e,
+                                    _ => Vec::new(),
+                                } {
+                                    if !entries.iter().any(|(ek, _)| ek.name == k.name) {
+                                        entries.push((k, v));
+                                    }
+                                }
+                            }
+                            Node::new(Value::Map(entries), loc)
+                        }
+                        None => return Err(Self::error(loc, "unbalanced collection")),
+                    };
+                    if self.pending.last().is_some_and(|(d, _)| *d == depth)
+                        && let Some((_, id)) = self.pending.pop()
+                    {
+                        let size = count(&node);
+                        self.anchors.insert(id, (node.clone(), size));
+                    }
+                    self.push(node)?;
+                }
+                Event::DocumentEnd => break,
+                _ => {}
+            }
+        }
+        Ok(self.root.unwrap_or_else(|| {
+            Node::new(
+                Value::Null,
+                Loc {
+                    file: self.file,
+                    line: 1,
+                    col: 1,
+                },
+            )
+        }))
+    }
+
+    /// Places a finished node into its parent (or makes it the document).
+    fn push(&mut self, node: Node) -> Result<(), ParseError> {
+        match self.stack.last_mut() {
+            None => {
+                self.root = Some(node);
+                Ok(())
+            }
+            Some(Frame::Seq(_, items)) => {
+                items.push(node);
+                Ok(())
+            }
+            Some(Frame::Map(_, entries, key, merges)) => match key.take() {
+                None => {
+                    let name = match &node.value {
+                        Value::Str(s) => s.clone(),
+                        Value::Null => String::new(),
+                        Value::Seq(_) | Value::Map(_) => {
+                            return Err(Self::error(
+                                node.loc,
+                                "a mapping key must be a scalar (complex keys are not supported)",
+                            ));
+                        }
+                        _ => node.scalar().map(|s| s.into_owned()).unwrap_or_default(),
+                    };
+                    *key = Some(Key {
+                        name,
+                        loc: node.loc,
+                    });
+                    Ok(())
+                }
+                Some(k) if k.name == "<<" => {
+                    match node.value {
+                        Value::Seq(sources) => merges.extend(sources),
+                        _ => merges.push(node),
+                    }
+                    Ok(())
+                }
+                Some(k) => {
+                    if let Some((dup, _)) = entries.iter().find(|(e, _)| e.name == k.name) {
+                        return Err(Self::error(
+                            k.loc,
+                            format!(
+                                "duplicate key {:?} (first at line {})",
+                                k.name, dup.loc.line
+                            ),
+                        ));
+                    }
+                    entries.push((k, node));
+                    Ok(())
+                }
+            },
+        }
     }
 }
 

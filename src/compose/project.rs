@@ -156,7 +156,7 @@ pub fn load(fs: &dyn Fs, paths: &[PathBuf], env_file: Option<&Path>) -> Result<P
         });
     }
     let root = merged.unwrap_or_else(|| Node::new(Value::Null, Loc::default()));
-    loader.collect(&root, &env)?;
+    loader.collect(root, &env)?;
     Ok(loader.project)
 }
 
@@ -268,15 +268,25 @@ impl Loader<'_> {
         Ok(doc)
     }
 
-    fn collect(&mut self, root: &Node, env: &Env) -> Result<(), LoadError> {
-        if let Some(volumes) = root.get("volumes") {
-            self.project.volumes = volumes
-                .entries()
-                .iter()
-                .map(|(k, _)| k.name.clone())
-                .collect();
+    fn collect(&mut self, root: Node, env: &Env) -> Result<(), LoadError> {
+        let Value::Map(top) = root.value else {
+            return Ok(());
+        };
+        let mut services = None;
+        for (key, value) in top {
+            match key.name.as_str() {
+                "volumes" => {
+                    self.project.volumes = value
+                        .entries()
+                        .iter()
+                        .map(|(k, _)| k.name.clone())
+                        .collect();
+                }
+                "services" => services = Some(value),
+                _ => {}
+            }
         }
-        let Some(services) = root.get("services") else {
+        let Some(services) = services else {
             return Ok(());
         };
         if !matches!(services.value, Value::Map(_) | Value::Null) {
@@ -285,17 +295,31 @@ impl Loader<'_> {
                 "`services` must be a mapping of service names",
             ));
         }
-        for (key, svc) in services.entries() {
+        // Only `extends` needs to look services up, so only then keep a copy of them all.
+        let lookup = services
+            .entries()
+            .iter()
+            .any(|(_, svc)| svc.get("extends").is_some())
+            .then(|| services.clone());
+        let Value::Map(entries) = services.value else {
+            return Ok(());
+        };
+        for (key, svc) in entries {
             if !matches!(svc.value, Value::Map(_) | Value::Null) {
                 return Err(self.structure(
                     svc.loc,
                     &format!("service {:?} must be a mapping", key.name),
                 ));
             }
-            let mut seen = BTreeSet::new();
-            let resolved = self.extends(services, &key.name, svc, env, 0, &mut seen)?;
+            let resolved = match &lookup {
+                Some(all) if svc.get("extends").is_some() => {
+                    let mut seen = BTreeSet::new();
+                    self.extends(all, &key.name, &svc, env, 0, &mut seen)?
+                }
+                _ => svc,
+            };
             self.project.services.push(ServiceNode {
-                name: key.name.clone(),
+                name: key.name,
                 loc: key.loc,
                 node: resolved,
             });

@@ -10,7 +10,10 @@ use super::Report;
 use crate::audit::Finding;
 use crate::audit::rule::Severity;
 
-fn style(sev: Severity) -> Style {
+fn style(sev: Severity, color: bool) -> Style {
+    if !color {
+        return Style::new();
+    }
     let color = match sev {
         Severity::Critical => AnsiColor::BrightRed,
         Severity::High => AnsiColor::Red,
@@ -21,9 +24,13 @@ fn style(sev: Severity) -> Style {
     Style::new().fg_color(Some(color.into())).bold()
 }
 
-fn finding(out: &mut String, f: &Finding, verbose: bool) {
-    let s = style(f.severity);
-    let dim = Style::new().dimmed();
+fn finding(out: &mut String, f: &Finding, verbose: bool, color: bool) {
+    let s = style(f.severity, color);
+    let dim = if color {
+        Style::new().dimmed()
+    } else {
+        Style::new()
+    };
     let _ = writeln!(
         out,
         "{s}{:>8}{s:#} {}:{}:{}  {}  {dim}[{}]{dim:#}",
@@ -40,11 +47,17 @@ fn finding(out: &mut String, f: &Finding, verbose: bool) {
     }
 }
 
-pub fn render(report: &Report, verbose: bool) -> String {
-    let mut out = String::new();
-    let bold = Style::new().bold();
+/// `color`: whether to emit ANSI styles (the CLI asks anstream, which honours NO_COLOR,
+/// CLICOLOR_FORCE and whether stdout is a terminal).
+pub fn render(report: &Report, verbose: bool, color: bool) -> String {
+    let mut out = String::with_capacity(report.findings.len() * 120);
+    let bold = if color {
+        Style::new().bold()
+    } else {
+        Style::new()
+    };
     for e in &report.errors {
-        let red = style(Severity::Critical);
+        let red = style(Severity::Critical, color);
         let _ = writeln!(out, "{red}   error{red:#} {e}");
     }
     let (urgent, later): (Vec<&Finding>, Vec<&Finding>) =
@@ -56,14 +69,14 @@ pub fn render(report: &Report, verbose: bool) -> String {
             urgent.len()
         );
         for f in &urgent {
-            finding(&mut out, f, true);
+            finding(&mut out, f, true, color);
         }
         out.push('\n');
     }
     if !later.is_empty() {
         let _ = writeln!(out, "{bold}Nice to have{bold:#} ({})", later.len());
         for f in &later {
-            finding(&mut out, f, verbose);
+            finding(&mut out, f, verbose, color);
         }
         out.push('\n');
     }
