@@ -27,10 +27,11 @@ pub struct RealFs;
 impl Fs for RealFs {
     fn read(&self, path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
         use std::io::Read;
-        let mut buf = Vec::new();
-        std::fs::File::open(path)?
-            .take(limit + 1)
-            .read_to_end(&mut buf)?;
+        let file = std::fs::File::open(path)?;
+        // Sized from the metadata so reading is one allocation, not a doubling series.
+        let expected = file.metadata().map(|m| m.len()).unwrap_or(0).min(limit + 1);
+        let mut buf = Vec::with_capacity(expected as usize + 1);
+        file.take(limit + 1).read_to_end(&mut buf)?;
         Ok(buf)
     }
     fn exists(&self, path: &Path) -> bool {
