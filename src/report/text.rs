@@ -47,6 +47,23 @@ fn finding(out: &mut String, f: &Finding, verbose: bool, color: bool) {
     }
 }
 
+/// Findings are formatted independently, so a large report is formatted in parallel
+/// (chunks keep the order).
+fn lines(findings: &[&Finding], verbose: bool, color: bool) -> String {
+    use rayon::prelude::*;
+    findings
+        .par_chunks(4096)
+        .map(|chunk| {
+            let mut s = String::with_capacity(chunk.len() * 120);
+            for f in chunk {
+                finding(&mut s, f, verbose, color);
+            }
+            s
+        })
+        .collect::<Vec<String>>()
+        .concat()
+}
+
 /// `color`: whether to emit ANSI styles (the CLI asks anstream, which honours NO_COLOR,
 /// CLICOLOR_FORCE and whether stdout is a terminal).
 pub fn render(report: &Report, verbose: bool, color: bool) -> String {
@@ -68,16 +85,12 @@ pub fn render(report: &Report, verbose: bool, color: bool) -> String {
             "{bold}Fix now{bold:#} ({} critical or high)",
             urgent.len()
         );
-        for f in &urgent {
-            finding(&mut out, f, true, color);
-        }
+        out.push_str(&lines(&urgent, true, color));
         out.push('\n');
     }
     if !later.is_empty() {
         let _ = writeln!(out, "{bold}Nice to have{bold:#} ({})", later.len());
-        for f in &later {
-            finding(&mut out, f, verbose, color);
-        }
+        out.push_str(&lines(&later, verbose, color));
         out.push('\n');
     }
     let suppressed: Vec<&Finding> = report
