@@ -24,9 +24,14 @@ fn nextcloud_compose() -> String {
         port: None,
         settings: Default::default(),
     };
-    plan::plan(template, &request, &SecretSeed([1; 32]), &Default::default())
-        .expect("plan")
-        .compose_yaml
+    plan::plan(
+        template,
+        &request,
+        &SecretSeed([1; 32]),
+        &Default::default(),
+    )
+    .expect("plan")
+    .compose_yaml
 }
 
 fn corpus() -> (PathBuf, Option<tempfile::TempDir>) {
@@ -57,8 +62,8 @@ fn benches(c: &mut Criterion) {
     std::fs::write(dir.path().join(".env"), "DB_PASSWORD=x\n").expect("write");
     c.bench_function("load+audit/nextcloud-project", |b| {
         b.iter(|| {
-            let p = project::load(&project::RealFs, std::slice::from_ref(&file), None)
-                .expect("load");
+            let p =
+                project::load(&project::RealFs, std::slice::from_ref(&file), None).expect("load");
             engine::audit_project(&p, &Config::default())
         })
     });

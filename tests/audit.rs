@@ -517,3 +517,77 @@ fn rules_command_lists_and_explains() {
     assert!(rules.as_array().unwrap().len() >= 49);
     berth().args(["rules", "show", "nope"]).assert().code(2);
 }
+
+/// The HTML report in a real browser: at 390 px (a phone) and 1280 px nothing is wider than
+/// the screen, and the critical finding is in the first screenful on a phone.
+#[test]
+fn html_report_fits_a_phone_and_a_desktop_in_chromium() {
+    let Some(chromium) = common::tool("BERTH_TEST_CHROMIUM") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "stack/compose.yaml",
+        "services:\n  a-service-with-a-rather-long-name-that-might-overflow-a-phone-screen:\n    image: registry.example.com/some/very/long/repository/path/name:1.2.3\n    privileged: true\n    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock\n",
+    );
+    berth()
+        .current_dir(dir.path())
+        .args(["audit", "stack", "--format", "html", "--out", "report.html"])
+        .assert()
+        .code(1);
+    // The report is loaded into a frame of exactly phone (then desktop) size; a probe in
+    // the outer page measures it and writes the numbers into the DOM Chromium prints.
+    let report = dir.path().join("report.html");
+    for (width, height) in [(390, 844), (1280, 900)] {
+        let wrapper = format!(
+            "<!doctype html><html><body style=\"margin:0\">\
+             <iframe id=\"r\" src=\"file://{}\" width=\"{width}\" height=\"{height}\" style=\"border:0\"></iframe>\
+             <script>document.getElementById('r').addEventListener('load', () => {{ \
+               const f = document.getElementById('r'); const d = f.contentDocument.documentElement; \
+               const first = f.contentDocument.querySelector('.card.critical').getBoundingClientRect(); \
+               document.body.setAttribute('data-probe', JSON.stringify({{scroll: d.scrollWidth, width: f.contentWindow.innerWidth, firstTop: first.top}})); }});</script>\
+             </body></html>",
+            report.display()
+        );
+        let page = dir.path().join(format!("probe-{width}.html"));
+        std::fs::write(&page, wrapper).unwrap();
+        let out = std::process::Command::new(&chromium)
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--allow-file-access-from-files",
+                "--window-size=1400,1000",
+                "--virtual-time-budget=3000",
+                "--dump-dom",
+            ])
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .unwrap();
+        let dom = String::from_utf8_lossy(&out.stdout);
+        let probe = dom
+            .split("data-probe=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no probe at {width}px: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })
+            .replace("&quot;", "\"");
+        let v: Value = serde_json::from_str(&probe).unwrap();
+        let (scroll, inner) = (v["scroll"].as_f64().unwrap(), v["width"].as_f64().unwrap());
+        assert_eq!(inner, width as f64, "viewport at {width}px");
+        assert!(
+            scroll <= inner,
+            "horizontal overflow at {width}px: {scroll} > {inner}"
+        );
+        assert!(
+            v["firstTop"].as_f64().unwrap() < height as f64,
+            "first critical finding below the fold at {width}px"
+        );
+    }
+}

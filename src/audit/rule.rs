@@ -43,7 +43,7 @@ impl fmt::Display for Severity {
 }
 
 /// Where other tools check the same thing.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct References {
     /// CIS Docker Benchmark v1.6.0 sections, numbered as docker-bench-security does.
     pub cis: &'static [&'static str],

@@ -21,7 +21,7 @@ struct Page<'a> {
 }
 
 pub fn render(report: &Report) -> String {
-    let (urgent, later) = report.active().partition(|f| f.severity.is_urgent());
+    let (urgent, later) = report.grouped();
     let page = Page {
         summary: report.summary(),
         counts: report.counts(),

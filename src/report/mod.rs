@@ -36,6 +36,16 @@ impl Report {
         self.findings.iter().filter(|f| f.suppressed.is_none())
     }
 
+    /// Active findings split into "fix now" (critical, high) and "nice to have", each
+    /// worst first and in file order within a severity.
+    pub fn grouped(&self) -> (Vec<&Finding>, Vec<&Finding>) {
+        let (mut urgent, mut later): (Vec<&Finding>, Vec<&Finding>) =
+            self.active().partition(|f| f.severity.is_urgent());
+        urgent.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        later.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        (urgent, later)
+    }
+
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();
         for f in &self.findings {

@@ -77,8 +77,7 @@ pub fn render(report: &Report, verbose: bool, color: bool) -> String {
         let red = style(Severity::Critical, color);
         let _ = writeln!(out, "{red}   error{red:#} {e}");
     }
-    let (urgent, later): (Vec<&Finding>, Vec<&Finding>) =
-        report.active().partition(|f| f.severity.is_urgent());
+    let (urgent, later) = report.grouped();
     if !urgent.is_empty() {
         let _ = writeln!(
             out,
