@@ -118,8 +118,16 @@ enum ReportFormat {
 struct RulesArgs {
     #[command(subcommand)]
     command: Option<RulesCommand>,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = RulesFormat::Text)]
+    format: RulesFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RulesFormat {
+    Text,
+    Json,
+    /// The rule reference page (docs/rules.md).
+    Markdown,
 }
 
 #[derive(Subcommand)]
@@ -287,9 +295,16 @@ fn write_report(path: &std::path::Path, text: &str) -> Result<()> {
 fn rules_cmd(args: RulesArgs) -> Result<()> {
     match args.command {
         None => {
-            if args.format == Format::Json {
-                print_json(&rules::all());
-                return Ok(());
+            match args.format {
+                RulesFormat::Json => {
+                    print_json(&rules::all());
+                    return Ok(());
+                }
+                RulesFormat::Markdown => {
+                    print!("{}", rules::markdown());
+                    return Ok(());
+                }
+                RulesFormat::Text => {}
             }
             for r in rules::all() {
                 println!(

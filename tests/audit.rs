@@ -591,3 +591,19 @@ fn html_report_fits_a_phone_and_a_desktop_in_chromium() {
         );
     }
 }
+
+/// docs/rules.md is generated from the rule declarations and must not drift from them.
+#[test]
+fn rules_reference_is_current() {
+    let out = berth()
+        .args(["rules", "--format", "markdown"])
+        .output()
+        .unwrap();
+    let generated = String::from_utf8(out.stdout).unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules.md");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        generated == committed,
+        "docs/rules.md is out of date: run `cargo run -- rules --format markdown > docs/rules.md`"
+    );
+}
