@@ -41,30 +41,6 @@ pub fn get(id: &str) -> Option<&'static Rule> {
     all().iter().find(|r| r.id == id)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_are_unique_kebab_case_and_documented() {
-        let mut seen = std::collections::BTreeSet::new();
-        for r in all() {
-            assert!(seen.insert(r.id), "duplicate {}", r.id);
-            assert!(
-                r.id.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b == b'-' || b.is_ascii_digit()),
-                "{}",
-                r.id
-            );
-            assert!(
-                !r.title.is_empty() && r.why.len() > 30 && r.fix.len() > 10,
-                "{}",
-                r.id
-            );
-        }
-    }
-}
-
 /// The rule reference (docs/rules.md), generated from the declarations.
 pub fn markdown() -> String {
     use std::fmt::Write;
@@ -111,4 +87,28 @@ pub fn markdown() -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_kebab_case_and_documented() {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in all() {
+            assert!(seen.insert(r.id), "duplicate {}", r.id);
+            assert!(
+                r.id.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'-' || b.is_ascii_digit()),
+                "{}",
+                r.id
+            );
+            assert!(
+                !r.title.is_empty() && r.why.len() > 30 && r.fix.len() > 10,
+                "{}",
+                r.id
+            );
+        }
+    }
 }
