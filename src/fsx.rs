@@ -7,7 +7,7 @@
 
 use std::fs::{self, File, Permissions};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -32,6 +32,11 @@ pub struct Backups {
 impl Backups {
     /// `stamp` names the run (a time); a second run with the same stamp gets a suffix,
     /// so an older backup is never overwritten.
+    /// Where this run's backups go (created on first save).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn new(base: &Path, root: &Path, stamp: &str) -> Self {
         let mut dir = root.join(stamp);
         let mut n = 1;
@@ -87,7 +92,10 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32, backups: &mut Backups) -
                 return Ok(Change::Unchanged);
             }
             backups.save(path)?;
+            let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
             write_new(path, bytes, mode)?;
+            // The replaced file's owner keeps it (a root-run write must not take it over).
+            let _ = std::os::unix::fs::chown(path, Some(meta.uid()), Some(meta.gid()));
             Ok(Change::Updated)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod compose;
 pub mod error;
 pub mod fsx;
+pub mod host;
 pub mod image;
 pub mod model;
 pub mod nginx;

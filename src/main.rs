@@ -71,6 +71,50 @@ berth audit ./stacks --format html --out report.html"
     Audit(AuditArgs),
     /// List the audit rules; `berth rules show ID` explains one.
     Rules(RulesArgs),
+    /// Harden the Docker host: daemon.json (merged), firewall, fail2ban, upgrades, sshd,
+    /// the Docker socket, nginx sites.
+    ///
+    /// `plan` shows what would change (a diff per file, the commands); `apply` does it,
+    /// atomically, keeping a backup of every file it replaces; `rollback` puts the last
+    /// applied set back; `status` says per item: ok, missing, drifted. --root DIR prefixes
+    /// every path, so the whole flow runs against a directory; commands run only with the
+    /// real root (/) and only when their tool exists.
+    #[command(subcommand)]
+    Host(HostCommand),
+}
+
+#[derive(Subcommand)]
+enum HostCommand {
+    /// What would change: a diff per file and the commands, changing nothing.
+    Plan(HostArgs),
+    /// Do it. Re-running on an unchanged host changes nothing.
+    Apply(HostArgs),
+    /// Put back the files the last apply replaced (and remove the ones it created).
+    Rollback(HostArgs),
+    /// Each baseline item: ok, missing, drifted, refused or unavailable.
+    Status(HostArgs),
+}
+
+#[derive(Args)]
+struct HostArgs {
+    /// Prefix for every host path (a directory for tests, a laptop or an image build).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    root: PathBuf,
+    /// Replace an operator-set daemon.json KEY with berth's value (or `ssh-root-login`).
+    #[arg(long, value_name = "KEY")]
+    force: Vec<String>,
+    /// Allow SSH only from these networks (CIDR); the plan refuses to drop your own.
+    #[arg(long, value_name = "CIDR", num_args = 1..)]
+    ssh_allow: Vec<String>,
+    /// Directory of rendered apps (subdirectories with berth.json): their nginx sites and
+    /// public ports.
+    #[arg(long, value_name = "DIR")]
+    apps: Vec<PathBuf>,
+    /// Restart Docker after changing daemon.json.
+    #[arg(long)]
+    restart_docker: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 #[derive(Args)]
@@ -193,6 +237,12 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    // Like every Unix filter: when the reader goes away (`berth audit | head`), stop quietly
+    // instead of failing on the next write. Rust ignores SIGPIPE by default.
+    // SAFETY: restoring a signal's default disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let code = match run(cli) {
         Ok(code) => code,
@@ -227,6 +277,136 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Audit(args) => return audit_cmd(args),
         Command::Rules(args) => rules_cmd(args)?,
+        Command::Host(cmd) => return host_cmd(cmd),
+    }
+    Ok(0)
+}
+
+fn host_options(args: &HostArgs) -> berth::ops::host::Options {
+    berth::ops::host::Options {
+        root: args.root.clone(),
+        force: args.force.clone(),
+        ssh_allow: args.ssh_allow.clone(),
+        apps: args.apps.clone(),
+        restart_docker: args.restart_docker,
+        stamp: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs().to_string())
+            .unwrap_or_else(|_| "0".into()),
+    }
+}
+
+fn print_items(items: &[berth::host::baseline::Item], diffs: bool) {
+    for item in items {
+        println!(
+            "{:<20} {:<11} {}",
+            item.name,
+            format!("{:?}", item.status).to_lowercase(),
+            item.summary
+        );
+        if diffs {
+            for f in &item.files {
+                let old = f.old.as_deref().unwrap_or("");
+                let diff = similar::TextDiff::from_lines(old, &f.new);
+                let label = format!("/{}", f.path);
+                print!(
+                    "{}",
+                    diff.unified_diff()
+                        .header(if f.old.is_some() { &label } else { "/dev/null" }, &label)
+                );
+            }
+            for c in &item.commands {
+                let tag = match &c.missing_tool {
+                    Some(t) => format!(" (missing: {t})"),
+                    None => String::new(),
+                };
+                println!("    $ {}{tag}    # {}", c.argv.join(" "), c.why);
+            }
+        }
+        for n in &item.notes {
+            println!("    note: {n}");
+        }
+    }
+}
+
+fn host_cmd(cmd: HostCommand) -> Result<i32> {
+    use berth::ops::host;
+    match cmd {
+        HostCommand::Plan(args) => {
+            let (inputs, items) = host::plan(&host_options(&args))?;
+            if args.format == Format::Json {
+                print_json(&items);
+            } else {
+                print_items(&items, true);
+                if !inputs.live {
+                    println!(
+                        "\nroot is {}: commands are listed, never run",
+                        args.root.display()
+                    );
+                }
+            }
+        }
+        HostCommand::Status(args) => {
+            let (_, items) = host::plan(&host_options(&args))?;
+            if args.format == Format::Json {
+                let status: Vec<_> = items
+                    .iter()
+                    .map(|i| serde_json::json!({"item": i.name, "status": i.status, "summary": i.summary, "notes": i.notes}))
+                    .collect();
+                print_json(&status);
+            } else {
+                print_items(&items, false);
+            }
+            let all_ok = items.iter().all(|i| {
+                matches!(
+                    i.status,
+                    berth::host::baseline::Status::Ok | berth::host::baseline::Status::Unavailable
+                )
+            });
+            return Ok(if all_ok { 0 } else { 1 });
+        }
+        HostCommand::Apply(args) => {
+            let (items, applied, backup) = host::apply(&host_options(&args))?;
+            if args.format == Format::Json {
+                print_json(
+                    &serde_json::json!({"applied": applied, "backup": backup, "items": items}),
+                );
+            } else {
+                let mut changed = 0;
+                for a in &applied {
+                    for (path, change) in &a.files {
+                        if *change != berth::fsx::Change::Unchanged {
+                            changed += 1;
+                            println!("{:<20} {:?} /{path}", a.item, change);
+                        }
+                    }
+                    for c in &a.commands {
+                        println!("{:<20} $ {}  -> {}", a.item, c.argv.join(" "), c.outcome);
+                    }
+                }
+                for i in items
+                    .iter()
+                    .filter(|i| i.status == berth::host::baseline::Status::Refused)
+                {
+                    println!("{:<20} {}", i.name, i.summary);
+                }
+                match backup {
+                    Some(dir) => {
+                        println!("{changed} file(s) changed; backups in {}", dir.display())
+                    }
+                    None => println!("nothing changed"),
+                }
+            }
+        }
+        HostCommand::Rollback(args) => match host::rollback(&host_options(&args))? {
+            Some((dir, files)) => {
+                for f in &files {
+                    println!("restored /{f}");
+                }
+                println!("rolled back {}", dir.display());
+            }
+            None => println!("no backup set to roll back"),
+        },
     }
     Ok(0)
 }

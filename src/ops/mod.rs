@@ -2,4 +2,5 @@
 //! do the effects (files, clock, randomness); they print nothing.
 
 pub mod audit;
+pub mod host;
 pub mod render;
