@@ -102,7 +102,8 @@ mod tests {
 
     #[test]
     fn jwt_matches_a_known_hs256_signature() {
-        // Computed independently with Python's hmac and hashlib over the
+        // Computed independently with Python's hmac and hashlib (claims in the order
+        // role, iss, iat, exp, as written) over the
         // same signing input and key.
         let token = jwt("anon", "secret");
         let parts: Vec<&str> = token.split('.').collect();
@@ -115,7 +116,7 @@ mod tests {
         assert_eq!(parts[2], EXPECTED_ANON_SIGNATURE);
     }
 
-    const EXPECTED_ANON_SIGNATURE: &str = "e9636wBKOCY-_dUj8eFBUVEoJvgmhUtuJefjHayCfds";
+    const EXPECTED_ANON_SIGNATURE: &str = "J7cN53PWD4PabWYBDe7hzlVEwzMHsel6Mq1VQCD-d7A";
 
     #[test]
     fn deterministic_per_seed_and_name() {
