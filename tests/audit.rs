@@ -377,6 +377,17 @@ fn daemon_config_is_audited_with_lines() {
     assert_eq!(active(&report, "daemon-tcp-no-tls")[0]["line"], 3);
     assert_eq!(active(&report, "daemon-icc")[0]["line"], 2);
     assert_eq!(active(&report, "daemon-live-restore")[0]["line"], 1);
+    // CIS 3.18 as permission bits: 606 is "below 644" as a number but world-writable.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        dir.path().join("daemon.json"),
+        std::fs::Permissions::from_mode(0o606),
+    )
+    .unwrap();
+    let (report, _) = json_report(&["--daemon-config", "daemon.json"], dir.path());
+    let perms = active(&report, "daemon-config-permissions");
+    assert_eq!(perms.len(), 1, "{report:#}");
+    assert!(perms[0]["message"].as_str().unwrap().contains("mode 606"));
     write(dir.path(), "bad.json", "{\n  \"icc\": true,\n}\n");
     let out = berth()
         .current_dir(dir.path())

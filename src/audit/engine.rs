@@ -201,6 +201,43 @@ fn apply_config(findings: &mut [Finding], config: &Config) {
     }
 }
 
+/// Owner and permission bits of a configuration file, read by the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct FileMeta {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+}
+
+/// CIS 3.17/3.18 on daemon.json: owned by root:root, and no permission bit beyond 644 (a
+/// check of bits, not `mode <= 644` as a number, which would let 606 through).
+pub fn check_daemon_file(path: &Path, meta: FileMeta) -> Option<Finding> {
+    let mut problems = Vec::new();
+    if meta.uid != 0 || meta.gid != 0 {
+        problems.push(format!("owned by {}:{}", meta.uid, meta.gid));
+    }
+    let extra = meta.mode & 0o7777 & !0o644;
+    if extra != 0 {
+        problems.push(format!(
+            "mode {:o} grants more than 644",
+            meta.mode & 0o7777
+        ));
+    }
+    (!problems.is_empty()).then(|| {
+        Finding::new(
+            &rules::daemon::CONFIG_PERMISSIONS,
+            path,
+            Loc {
+                file: 0,
+                line: 1,
+                col: 1,
+            },
+            None,
+            format!("{} is {}", path.display(), problems.join(" and ")),
+        )
+    })
+}
+
 /// Findings about the suppression config file itself (no reason, unknown rule).
 pub fn check_config(path: &Path, config: &Config) -> Vec<Finding> {
     config
@@ -234,4 +271,23 @@ pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         (&a.path, a.line, a.column, a.rule.id).cmp(&(&b.path, b.line, b.column, b.rule.id))
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daemon_file_permissions_are_bits() {
+        let p = Path::new("/etc/docker/daemon.json");
+        let f = |uid, mode| check_daemon_file(p, FileMeta { uid, gid: 0, mode });
+        assert!(f(0, 0o644).is_none());
+        assert!(f(0, 0o600).is_none());
+        assert!(
+            f(0, 0o606).is_some(),
+            "606 is below 644 as a number, but others may write"
+        );
+        assert!(f(0, 0o664).is_some());
+        assert!(f(1000, 0o644).is_some());
+    }
 }

@@ -134,10 +134,20 @@ pub fn run(req: &Request) -> Result<Report> {
 
     let daemon = req.daemon_config.as_ref().map(|path| {
         let text = project::read_text(&RealFs, path)?;
+        let mut findings = engine::audit_daemon(path, &text, &config)?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            use std::os::unix::fs::MetadataExt;
+            let meta = engine::FileMeta {
+                uid: meta.uid(),
+                gid: meta.gid(),
+                mode: meta.mode(),
+            };
+            findings.extend(engine::check_daemon_file(path, meta));
+        }
         Ok(Audited {
             files: 1,
             services: 0,
-            findings: engine::audit_daemon(path, &text, &config)?,
+            findings,
         })
     });
     let mut report = Report::default();

@@ -57,7 +57,7 @@ pub fn tool(var: &str) -> Option<PathBuf> {
             None
         }
         None => panic!(
-            "{var} is not set: run the tests with ./scripts/test, which installs Compose v2 and \
+            "{var} is not set: run the tests with ./scripts/test, which installs the tools they need, \
              PyYAML, or set BERTH_TEST_SKIP_TOOLS=1 to skip the tests that need them"
         ),
     }

@@ -351,7 +351,21 @@ pub const IPC_SHAREABLE: Rule = Rule {
     }),
 };
 
+pub const CONFIG_PERMISSIONS: Rule = Rule {
+    id: "daemon-config-permissions",
+    severity: Severity::Medium,
+    title: "daemon.json writable or owned by someone other than root",
+    why: "Whoever can write daemon.json decides how every container runs (and can point \
+          `hosts` at a TCP socket): it must be root's, and not writable by anyone else.",
+    fix: "chown root:root /etc/docker/daemon.json && chmod 644 /etc/docker/daemon.json",
+    refs: refs(&["3.17", "3.18"]),
+    // Needs the file's owner and mode, which only the caller reads: see
+    // `engine::check_daemon_file`.
+    check: Check::Meta,
+};
+
 pub const RULES: &[Rule] = &[
+    CONFIG_PERMISSIONS,
     LIVE_RESTORE,
     USERLAND_PROXY,
     NO_NEW_PRIVILEGES,
