@@ -58,7 +58,7 @@ pub fn tool(var: &str) -> Option<PathBuf> {
         }
         None => panic!(
             "{var} is not set: run the tests with ./scripts/test, which installs the tools they need, \
-             PyYAML, or set BERTH_TEST_SKIP_TOOLS=1 to skip the tests that need them"
+             or set BERTH_TEST_SKIP_TOOLS=1 to skip the tests that need them"
         ),
     }
 }
