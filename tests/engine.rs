@@ -1,0 +1,348 @@
+//! The hardening contract on a real Docker engine: a stack rendered by `berth render` from a
+//! test catalog (through the same code path as the real catalog) is started with Compose v2,
+//! and the kernel's view is checked from inside and outside the containers.
+//!
+//! Needs the engine. Without one it fails with a clear message, unless the person running
+//! it opts out with BERTH_TEST_SKIP_ENGINE=1. The test image is built here, from Debian's
+//! static busybox and `docker import` (nothing is pulled).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::berth;
+
+const IMAGE: &str = "berth-test/busybox:1.35.0";
+
+fn engine() -> bool {
+    let up = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if up {
+        return true;
+    }
+    if std::env::var_os("BERTH_TEST_SKIP_ENGINE").is_some() {
+        eprintln!("SKIPPED: no Docker engine and BERTH_TEST_SKIP_ENGINE is set");
+        return false;
+    }
+    panic!(
+        "no Docker engine answers `docker info`: start one, or set BERTH_TEST_SKIP_ENGINE=1 to skip the engine tests"
+    );
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A root filesystem like a real image's (/tmp 1777, /run root 0755), with busybox.
+fn build_image() {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .expect("busybox is missing: ./scripts/test installs Debian's busybox-static");
+    let rootfs = tempfile::tempdir().unwrap();
+    let r = rootfs.path();
+    for d in ["bin", "etc", "run", "tmp", "www", "proc", "sys", "dev"] {
+        std::fs::create_dir_all(r.join(d)).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(r.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::copy(busybox, r.join("bin/busybox")).unwrap();
+    for applet in [
+        "sh", "id", "cat", "touch", "ls", "httpd", "wget", "sleep", "cp", "grep", "true", "echo",
+        "mkdir", "seq", "head", "nc",
+    ] {
+        std::os::unix::fs::symlink("busybox", r.join("bin").join(applet)).unwrap();
+    }
+    std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/:/bin/sh\n").unwrap();
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(r)
+        .args(["-c", "."])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    ok(Command::new("docker")
+        .args(["import", "-", IMAGE])
+        .stdin(tar.stdout.unwrap()));
+}
+
+const TEMPLATE: &str = r#"app: probe
+version: 1
+title: Probe
+description: A busybox web server and a sidecar, for engine tests.
+secrets:
+  TOKEN:
+    description: a secret
+services:
+  web:
+    role: web
+    image: berth-test/busybox:1.35.0
+    profile: none
+    ports:
+      - container: 8080
+        proxy: true
+    data:
+      - name: www
+        path: /www
+    limits: {memory: 64m, cpus: 0.5, pids: 32}
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
+      interval: 2s
+      start_period: 2s
+    environment:
+      TOKEN: "{{secret:TOKEN}}"
+    command: ["sh", "-c", "echo written-by-app > /www/app.txt; exec httpd -f -p 8080 -h /www"]
+  cache:
+    role: sidecar
+    image: berth-test/busybox:1.35.0
+    profile: none
+    limits: {memory: 32m, cpus: 0.25, pids: 16}
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 2s
+    command: ["sh", "-c", "echo cache > /tmp/index.html && exec httpd -f -p 6379 -h /tmp"]
+"#;
+
+/// A started app; `docker compose down` when dropped, also when an assertion failed.
+struct App {
+    name: String,
+    dir: PathBuf,
+    compose: PathBuf,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.compose)
+            .current_dir(&self.dir)
+            .args([
+                "-p",
+                &format!("berth-{}", self.name),
+                "down",
+                "-v",
+                "--remove-orphans",
+                "-t",
+                "1",
+            ])
+            .output();
+    }
+}
+
+fn start(catalog: &Path, work: &Path, compose: &Path, name: &str, port: u16) -> App {
+    let dir = work.join(name);
+    berth()
+        .arg("--catalog")
+        .arg(catalog)
+        .args([
+            "render",
+            "probe",
+            "--name",
+            name,
+            "--domain",
+            &format!("{name}.example.com"),
+            "--port",
+            &port.to_string(),
+            "--out",
+        ])
+        .arg(&dir)
+        .assert()
+        .success();
+    // What deploy does for data: the service's own UID owns its directory, mode 0750.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("berth.json")).unwrap()).unwrap();
+    let uid = manifest["services"]["web"]["uid"].as_u64().unwrap() as u32;
+    let www = dir.join("data/web/www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("index.html"), "hello\n").unwrap();
+    for p in [&www, &www.join("index.html"), &dir.join("data/web")] {
+        std::os::unix::fs::chown(p, Some(uid), Some(uid)).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&www, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let app = App {
+        name: name.to_string(),
+        dir: dir.clone(),
+        compose: compose.to_path_buf(),
+    };
+    ok(Command::new(compose).current_dir(&dir).args([
+        "-p",
+        &format!("berth-{name}"),
+        "up",
+        "-d",
+        "--wait",
+        "--wait-timeout",
+        "60",
+    ]));
+    app
+}
+
+fn exec(container: &str, script: &str) -> Output {
+    run(Command::new("docker").args(["exec", container, "sh", "-c", script]))
+}
+
+/// An HTTP GET from inside `container`, with nc (static glibc busybox's wget crashes on
+/// non-loopback addresses): true when the server answered 200.
+fn http_ok(container: &str, ip: &str, port: u16) -> bool {
+    let out = exec(
+        container,
+        &format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {ip} {port}"),
+    );
+    String::from_utf8_lossy(&out.stdout).contains("200 OK")
+}
+
+fn inspect(container: &str, format: &str) -> String {
+    ok(Command::new("docker").args(["inspect", container, "--format", format]))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn rendered_stacks_are_hardened_on_a_real_engine() {
+    if !engine() {
+        return;
+    }
+    let Some(compose) = common::tool("BERTH_TEST_COMPOSE") else {
+        return;
+    };
+    build_image();
+    let work = tempfile::tempdir().unwrap();
+    let catalog = work.path().join("catalog");
+    std::fs::create_dir_all(&catalog).unwrap();
+    std::fs::write(catalog.join("probe.yaml"), TEMPLATE).unwrap();
+    let a = start(&catalog, work.path(), &compose, "etest-a", 18931);
+    let b = start(&catalog, work.path(), &compose, "etest-b", 18932);
+    let (web, cache, other) = (
+        "berth-etest-a-web-1",
+        "berth-etest-a-cache-1",
+        "berth-etest-b-web-1",
+    );
+
+    // Identity: the allocated UID, which owns the data the app wrote on the host.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.dir.join("berth.json")).unwrap()).unwrap();
+    let uid = manifest["services"]["web"]["uid"].as_u64().unwrap();
+    let id = String::from_utf8(exec(web, "id -u").stdout).unwrap();
+    assert_eq!(id.trim(), uid.to_string());
+    use std::os::unix::fs::MetadataExt;
+    let written = std::fs::metadata(a.dir.join("data/web/www/app.txt")).unwrap();
+    assert_eq!(
+        u64::from(written.uid()),
+        uid,
+        "the app's files on the host belong to its UID"
+    );
+
+    // Privileges, as the kernel holds them for the container's PID 1.
+    let status = String::from_utf8(exec(web, "cat /proc/1/status").stdout).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(
+        field("CapEff:"),
+        "0000000000000000",
+        "profile none: no capability at all"
+    );
+    assert_eq!(field("CapBnd:"), "0000000000000000");
+    assert_eq!(field("NoNewPrivs:"), "1");
+    assert_eq!(field("Seccomp:"), "2", "Docker's default seccomp filter");
+
+    // Filesystem: read-only root, writable /tmp that does not execute.
+    let touch = exec(web, "touch /x");
+    assert!(String::from_utf8_lossy(&touch.stderr).contains("Read-only file system"));
+    assert!(exec(web, "touch /tmp/ok").status.success());
+    let noexec = exec(web, "cp /bin/busybox /tmp/bb && /tmp/bb true");
+    assert!(!noexec.status.success(), "/tmp must be noexec");
+
+    // Exposure: the web port on 127.0.0.1 only; the sidecar publishes nothing.
+    assert_eq!(
+        inspect(web, "{{json .HostConfig.PortBindings}}"),
+        r#"{"8080/tcp":[{"HostIp":"127.0.0.1","HostPort":"18931"}]}"#
+    );
+    assert_eq!(inspect(cache, "{{len .HostConfig.PortBindings}}"), "0");
+    let body = ok(Command::new("wget").args(["-q", "-O", "-", "http://127.0.0.1:18931/"]));
+    assert_eq!(body, "hello\n");
+
+    // Networks: the app reaches its sidecar; another app reaches neither the sidecar nor
+    // the web service.
+    // (By address: static glibc busybox cannot resolve names; it lacks the NSS modules.)
+    let cache_ip = inspect(
+        cache,
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+    );
+    assert!(
+        http_ok(web, cache_ip.trim(), 6379),
+        "the app cannot reach its own sidecar"
+    );
+    assert_eq!(
+        inspect(cache, "{{len .NetworkSettings.Networks}}"),
+        "1",
+        "sidecar on the internal network only"
+    );
+    let web_ips = inspect(
+        web,
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+    );
+    for ip in cache_ip
+        .split_whitespace()
+        .chain(web_ips.split_whitespace())
+    {
+        let port = if cache_ip.contains(ip) { 6379 } else { 8080 };
+        assert!(
+            !http_ok(other, ip, port),
+            "app b reached app a at {ip}:{port}"
+        );
+    }
+    let _ = &b;
+
+    // Limits: declared and enforced.
+    assert_eq!(
+        inspect(web, "{{.HostConfig.Memory}}"),
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(inspect(web, "{{.HostConfig.PidsLimit}}"), "32");
+    let fork = exec(
+        web,
+        "i=0; while [ $i -lt 64 ]; do sleep 5 & i=$((i+1)); done; wait",
+    );
+    assert!(
+        String::from_utf8_lossy(&fork.stderr).contains("can't fork"),
+        "pids_limit must stop a fork loop"
+    );
+    assert_eq!(inspect(web, "{{.HostConfig.IpcMode}}"), "private");
+    assert_eq!(inspect(web, "{{.HostConfig.ReadonlyRootfs}}"), "true");
+    assert_eq!(
+        inspect(web, "{{json .HostConfig.LogConfig}}"),
+        r#"{"Type":"json-file","Config":{"max-file":"3","max-size":"10m"}}"#
+    );
+
+    // The secret reached the container through .env, not compose.yaml.
+    let env = String::from_utf8(exec(web, "cat /proc/1/environ").stdout).unwrap();
+    let token = std::fs::read_to_string(a.dir.join(".env")).unwrap();
+    let token = token
+        .lines()
+        .find_map(|l| l.strip_prefix("TOKEN="))
+        .unwrap();
+    assert!(env.contains(&format!("TOKEN={token}")));
+    assert!(
+        !std::fs::read_to_string(a.dir.join("compose.yaml"))
+            .unwrap()
+            .contains(token)
+    );
+}
