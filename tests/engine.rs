@@ -68,16 +68,18 @@ fn build_image() {
         std::os::unix::fs::symlink("busybox", r.join("bin").join(applet)).unwrap();
     }
     std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/:/bin/sh\n").unwrap();
-    let tar = Command::new("tar")
+    let mut tar = Command::new("tar")
         .arg("-C")
         .arg(r)
         .args(["-c", "."])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let stdout = tar.stdout.take().unwrap();
     ok(Command::new("docker")
         .args(["import", "-", IMAGE])
-        .stdin(tar.stdout.unwrap()));
+        .stdin(stdout));
+    assert!(tar.wait().unwrap().success());
 }
 
 const TEMPLATE: &str = r#"app: probe
