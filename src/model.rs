@@ -223,13 +223,6 @@ impl Text {
             })
             .collect()
     }
-
-    pub fn variables(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().filter_map(|p| match p {
-            Piece::Variable(v) => Some(v.as_str()),
-            Piece::Literal(_) => None,
-        })
-    }
 }
 
 /// A GPU request, written as a Compose device reservation.

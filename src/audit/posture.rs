@@ -76,7 +76,6 @@ pub struct Posture {
     /// The service's key: where "missing" findings point.
     pub loc: Loc,
     pub image: Option<Located<String>>,
-    pub has_build: bool,
     pub user: Option<Located<String>>,
     pub privileged: Option<Located<bool>>,
     /// Capability names as written.
@@ -107,7 +106,6 @@ pub struct Posture {
     pub restart: Option<Located<String>>,
     pub restart_max_attempts: Option<Located<String>>,
     pub environment: Vec<EnvVar>,
-    pub profiles: Vec<String>,
 }
 
 fn strings(node: Option<&Node>) -> Vec<Located<String>> {
@@ -180,7 +178,6 @@ impl Posture {
             name: svc.name.clone(),
             loc: svc.loc,
             image: text("image"),
-            has_build: get("build").is_some(),
             user: text("user"),
             privileged: flag("privileged"),
             cap_add: strings(get("cap_add")),
@@ -248,10 +245,6 @@ impl Posture {
             restart_max_attempts: first(n, &[&["deploy", "restart_policy", "max_attempts"]])
                 .and_then(located),
             environment: environment(get("environment")),
-            profiles: strings(get("profiles"))
-                .into_iter()
-                .map(|l| l.value)
-                .collect(),
         }
     }
 }

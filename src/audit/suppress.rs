@@ -3,8 +3,6 @@
 //! everything nested under it); a trailing comment covers its own line's block. A
 //! suppression without a reason, or for an unknown rule, is not applied and is reported.
 
-use std::path::PathBuf;
-
 use serde::Deserialize;
 
 use crate::compose::node::FileId;
@@ -139,8 +137,9 @@ impl ConfigEntry {
     }
 }
 
-pub fn load_config(path: &PathBuf) -> Result<Config, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn load_config(path: &std::path::Path) -> Result<Config, String> {
+    let text = crate::compose::project::read_text(&crate::compose::project::RealFs, path)
+        .map_err(|e| e.to_string())?;
     serde_saphyr::from_str(&text).map_err(|e| {
         format!(
             "{}: {}",

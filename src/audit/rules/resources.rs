@@ -1,11 +1,19 @@
 //! Limits, logging, health and restarts.
 
-use super::super::posture::Health;
+use super::super::posture::{Health, Located, Posture};
 use super::super::rule::{Check, Hit, References, Rule, Severity};
 
-fn unlimited(v: &str) -> bool {
-    let v = v.trim();
-    v == "0" || v == "-1" || v.is_empty()
+/// A limit that is absent, or set to Docker's "unlimited" (0 or -1), is missing. The hit
+/// points at the value when there is one, else at the service.
+fn limit(p: &Posture, value: &Option<Located<String>>, what: &str, out: &mut Vec<Hit>) {
+    let unlimited = |v: &str| matches!(v.trim(), "0" | "-1" | "");
+    match value {
+        Some(v) if !unlimited(&v.value) => {}
+        other => out.push(Hit {
+            loc: other.as_ref().map_or(p.loc, |v| v.loc),
+            message: format!("service {} has no {what} limit", p.name),
+        }),
+    }
 }
 
 pub const MEMORY_LIMIT_MISSING: Rule = Rule {
@@ -20,13 +28,7 @@ pub const MEMORY_LIMIT_MISSING: Rule = Rule {
         kics: &["bb9ac4f7-e13b-423d-a010-c74a1bfbe492"],
         compose_lint: &["CL-0026"],
     },
-    check: Check::Service(|p, _, out| match &p.memory {
-        Some(m) if !unlimited(&m.value) => {}
-        other => out.push(Hit {
-            loc: other.as_ref().map_or(p.loc, |m| m.loc),
-            message: format!("service {} has no memory limit", p.name),
-        }),
-    }),
+    check: Check::Service(|p, _, out| limit(p, &p.memory, "memory", out)),
 };
 
 pub const CPU_LIMIT_MISSING: Rule = Rule {
@@ -40,13 +42,7 @@ pub const CPU_LIMIT_MISSING: Rule = Rule {
         kics: &["6b610c50-99fb-4ef0-a5f3-e312fd945bc3"],
         compose_lint: &["CL-0026"],
     },
-    check: Check::Service(|p, _, out| match &p.cpus {
-        Some(c) if !unlimited(&c.value) => {}
-        other => out.push(Hit {
-            loc: other.as_ref().map_or(p.loc, |c| c.loc),
-            message: format!("service {} has no CPU limit", p.name),
-        }),
-    }),
+    check: Check::Service(|p, _, out| limit(p, &p.cpus, "CPU", out)),
 };
 
 pub const PIDS_LIMIT_MISSING: Rule = Rule {
@@ -60,13 +56,7 @@ pub const PIDS_LIMIT_MISSING: Rule = Rule {
         kics: &["221e0658-cb2a-44e3-b08a-db96a341d6fa"],
         compose_lint: &[],
     },
-    check: Check::Service(|p, _, out| match &p.pids {
-        Some(v) if !unlimited(&v.value) => {}
-        other => out.push(Hit {
-            loc: other.as_ref().map_or(p.loc, |v| v.loc),
-            message: format!("service {} has no PID limit", p.name),
-        }),
-    }),
+    check: Check::Service(|p, _, out| limit(p, &p.pids, "PID", out)),
 };
 
 pub const LOGGING_DISABLED: Rule = Rule {
