@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod compose;
+pub mod engine;
 pub mod error;
 pub mod fsx;
 pub mod host;
@@ -12,5 +13,6 @@ pub mod nginx;
 pub mod ops;
 pub mod plan;
 pub mod report;
+pub mod state;
 pub mod units;
 pub mod validate;

@@ -81,6 +81,58 @@ berth audit ./stacks --format html --out report.html"
     /// real root (/) and only when their tool exists.
     #[command(subcommand)]
     Host(HostCommand),
+    /// Deploy a catalog app on this Docker engine: allocate UIDs and a port (state),
+    /// render, create its users and data directories, start it, wait for health, verify.
+    Deploy(DeployArgs),
+    /// The deployed apps, with their UIDs, ports and state.
+    Ls(StateArgs),
+    /// Compare what each container of an app declares, is configured with, and runs with.
+    Verify(VerifyArgs),
+    /// Stop and remove an app; --purge also deletes its data, users and allocations.
+    Remove(RemoveArgs),
+}
+
+#[derive(Args)]
+struct StateArgs {
+    /// Where berth keeps its state (default /var/lib/berth as root, else the XDG state dir).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Args)]
+struct DeployArgs {
+    /// The catalog app (see `berth catalog list`).
+    app: String,
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    domain: Option<String>,
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Seconds to wait for every service to be healthy.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+    #[command(flatten)]
+    state: StateArgs,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    name: String,
+    #[command(flatten)]
+    state: StateArgs,
+}
+
+#[derive(Args)]
+struct RemoveArgs {
+    name: String,
+    /// Also delete the app's data, users and allocations.
+    #[arg(long)]
+    purge: bool,
+    #[command(flatten)]
+    state: StateArgs,
 }
 
 #[derive(Subcommand)]
@@ -278,8 +330,159 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Audit(args) => return audit_cmd(args),
         Command::Rules(args) => rules_cmd(args)?,
         Command::Host(cmd) => return host_cmd(cmd),
+        Command::Deploy(args) => {
+            let catalog = load_catalog(cli.catalog.as_ref())?;
+            return deploy_cmd(catalog.get(&args.app)?, &args);
+        }
+        Command::Ls(args) => {
+            let state_dir = args
+                .state_dir
+                .clone()
+                .unwrap_or_else(berth::ops::deploy::default_state_dir);
+            let apps = berth::ops::deploy::list(&state_dir)?;
+            if args.format == Format::Json {
+                print_json(&apps);
+            } else {
+                for a in &apps {
+                    let port = a.port.map_or("-".to_string(), |p| format!("127.0.0.1:{p}"));
+                    println!(
+                        "{:<20} {:<12} uid {:<6} {:<16} {}",
+                        a.name, a.app, a.uid_base, port, a.status
+                    );
+                }
+                if apps.is_empty() {
+                    println!("no apps deployed (state in {})", state_dir.display());
+                }
+            }
+        }
+        Command::Verify(args) => {
+            let state_dir = args
+                .state
+                .state_dir
+                .clone()
+                .unwrap_or_else(berth::ops::deploy::default_state_dir);
+            let app = berth::ops::deploy::list(&state_dir)?
+                .into_iter()
+                .find(|a| a.name == args.name)
+                .ok_or_else(|| {
+                    Error::input(format!(
+                        "no app named {:?}; `berth ls` lists them",
+                        args.name
+                    ))
+                })?;
+            let verified = berth::ops::verify::verify(&app.name, std::path::Path::new(&app.dir))?;
+            if args.state.format == Format::Json {
+                print_json(&verified);
+            } else {
+                for d in &verified.differences {
+                    println!(
+                        "{} {} {}: {} declared {}, actual {}",
+                        d.service, d.container, d.layer, d.field, d.declared, d.actual
+                    );
+                }
+                println!(
+                    "{} container(s), {} difference(s)",
+                    verified.containers,
+                    verified.differences.len()
+                );
+            }
+            return Ok(
+                if verified.differences.is_empty() && verified.containers > 0 {
+                    0
+                } else {
+                    1
+                },
+            );
+        }
+        Command::Remove(args) => {
+            let state_dir = args
+                .state
+                .state_dir
+                .clone()
+                .unwrap_or_else(berth::ops::deploy::default_state_dir);
+            let row = berth::ops::deploy::remove(&state_dir, &args.name, args.purge, now())?;
+            println!(
+                "removed {}{}",
+                row.name,
+                if args.purge {
+                    " and purged its data, users and allocations"
+                } else {
+                    " (data kept)"
+                }
+            );
+        }
     }
     Ok(0)
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn deploy_cmd(template: &Template, args: &DeployArgs) -> Result<i32> {
+    use std::io::IsTerminal;
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let step = |s: &str| bar.set_message(format!("{}: {s}", args.name));
+    let request = berth::ops::deploy::DeployRequest {
+        template,
+        name: args.name.clone(),
+        domain: args.domain.clone(),
+        settings: parse_settings(&args.set)?,
+        state_dir: args
+            .state
+            .state_dir
+            .clone()
+            .unwrap_or_else(berth::ops::deploy::default_state_dir),
+        seed: secret_seed(None)?,
+        now: now(),
+        timeout: std::time::Duration::from_secs(args.timeout),
+        step: &step,
+    };
+    let result = berth::ops::deploy::deploy(&request);
+    bar.finish_and_clear();
+    let deployed = match result {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: deploy of {} failed: {e}", args.name);
+            return Ok(1);
+        }
+    };
+    if args.state.format == Format::Json {
+        print_json(&deployed);
+    } else {
+        println!(
+            "{} ({}) in {}: uid {}, port {}",
+            deployed.app.name,
+            deployed.app.app,
+            deployed.dir.display(),
+            deployed.app.uid_base,
+            deployed
+                .app
+                .port
+                .map_or("-".to_string(), |p| format!("127.0.0.1:{p}"))
+        );
+        for d in &deployed.differences {
+            println!(
+                "  {} {}: {} declared {}, actual {}",
+                d.service, d.layer, d.field, d.declared, d.actual
+            );
+        }
+        println!("{}", deployed.app.status);
+    }
+    Ok(if deployed.differences.is_empty() {
+        0
+    } else {
+        1
+    })
 }
 
 fn host_options(args: &HostArgs) -> berth::ops::host::Options {

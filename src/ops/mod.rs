@@ -2,5 +2,7 @@
 //! do the effects (files, clock, randomness); they print nothing.
 
 pub mod audit;
+pub mod deploy;
 pub mod host;
 pub mod render;
+pub mod verify;

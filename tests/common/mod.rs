@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use assert_cmd::cargo_bin_cmd;
 
@@ -97,4 +97,75 @@ pub fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     }
     out.sort();
     out
+}
+
+// Engine helpers (tests/engine.rs, tests/deploy.rs).
+
+pub const IMAGE: &str = "berth-test/busybox:1.35.0";
+
+pub fn engine() -> bool {
+    let up = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if up {
+        return true;
+    }
+    if std::env::var_os("BERTH_TEST_SKIP_ENGINE").is_some() {
+        eprintln!("SKIPPED: no Docker engine and BERTH_TEST_SKIP_ENGINE is set");
+        return false;
+    }
+    panic!(
+        "no Docker engine answers `docker info`: start one, or set BERTH_TEST_SKIP_ENGINE=1 to skip the engine tests"
+    );
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
+}
+
+pub fn ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A root filesystem like a real image's (/tmp 1777, /run root 0755), with busybox.
+pub fn build_image() {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .expect("busybox is missing: ./scripts/test installs Debian's busybox-static");
+    let rootfs = tempfile::tempdir().unwrap();
+    let r = rootfs.path();
+    for d in ["bin", "etc", "run", "tmp", "www", "proc", "sys", "dev"] {
+        std::fs::create_dir_all(r.join(d)).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(r.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::copy(busybox, r.join("bin/busybox")).unwrap();
+    for applet in [
+        "sh", "id", "cat", "touch", "ls", "httpd", "wget", "sleep", "cp", "grep", "true", "echo",
+        "mkdir", "seq", "head", "nc",
+    ] {
+        std::os::unix::fs::symlink("busybox", r.join("bin").join(applet)).unwrap();
+    }
+    std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/:/bin/sh\n").unwrap();
+    let mut tar = Command::new("tar")
+        .arg("-C")
+        .arg(r)
+        .args(["-c", "."])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = tar.stdout.take().unwrap();
+    ok(Command::new("docker")
+        .args(["import", "-", IMAGE])
+        .stdin(stdout));
+    assert!(tar.wait().unwrap().success());
 }

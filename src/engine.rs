@@ -1,0 +1,163 @@
+//! The only code that talks to Docker: the Compose CLI for up/down/logs, and the engine's
+//! view of a project's containers (`docker inspect`). Everything returned is plain data.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// How to run Compose v2: BERTH_COMPOSE, the `docker compose` plugin, or a `docker-compose`
+/// that says it is v2 (the v1 Python tool does not know `--wait`).
+pub fn compose_command() -> Result<Vec<String>> {
+    if let Some(path) = std::env::var_os("BERTH_COMPOSE") {
+        return Ok(vec![path.to_string_lossy().into_owned()]);
+    }
+    let v2 = |cmd: &[&str]| {
+        Command::new(cmd[0])
+            .args(&cmd[1..])
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("v2"))
+    };
+    if v2(&["docker", "compose"]) {
+        return Ok(vec!["docker".into(), "compose".into()]);
+    }
+    if v2(&["docker-compose"]) {
+        return Ok(vec!["docker-compose".into()]);
+    }
+    Err(Error::input(
+        "Docker Compose v2 not found: install the compose plugin, or set BERTH_COMPOSE to a v2 docker-compose binary",
+    ))
+}
+
+pub struct Project {
+    pub name: String,
+    pub dir: PathBuf,
+    compose: Vec<String>,
+}
+
+fn failure(what: &str, out: &std::process::Output) -> String {
+    format!(
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout).trim(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    )
+}
+
+impl Project {
+    pub fn new(name: &str, dir: &Path) -> Result<Project> {
+        Ok(Project {
+            name: format!("berth-{name}"),
+            dir: dir.to_path_buf(),
+            compose: compose_command()?,
+        })
+    }
+
+    fn compose(&self, args: &[&str]) -> Result<std::process::Output> {
+        Command::new(&self.compose[0])
+            .args(&self.compose[1..])
+            .current_dir(&self.dir)
+            .args(["-p", &self.name])
+            .args(args)
+            .output()
+            .map_err(|e| Error::io(&self.dir, e))
+    }
+
+    /// `up -d --wait`: started and healthy within `timeout`, or the reason it is not.
+    pub fn up(&self, timeout: Duration) -> Result<std::result::Result<(), String>> {
+        let secs = timeout.as_secs().max(1).to_string();
+        let out = self.compose(&[
+            "up",
+            "-d",
+            "--remove-orphans",
+            "--wait",
+            "--wait-timeout",
+            &secs,
+        ])?;
+        Ok(if out.status.success() {
+            Ok(())
+        } else {
+            Err(failure("docker compose up", &out))
+        })
+    }
+
+    pub fn down(&self, volumes: bool) -> Result<()> {
+        let mut args = vec!["down", "--remove-orphans", "-t", "10"];
+        if volumes {
+            args.push("-v");
+        }
+        let out = self.compose(&args)?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(Error::input(failure("docker compose down", &out)))
+        }
+    }
+
+    /// The last lines of the services' logs, to show why a start failed.
+    pub fn logs(&self, lines: usize) -> String {
+        self.compose(&["logs", "--no-color", "--tail", &lines.to_string()])
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// Every container of a Compose project, as `docker inspect` describes them.
+pub fn containers(project: &str) -> Result<Vec<Value>> {
+    let ids = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=com.docker.compose.project={project}"),
+        ])
+        .output()
+        .map_err(|e| Error::input(format!("docker: {e}")))?;
+    if !ids.status.success() {
+        return Err(Error::input(failure("docker ps", &ids)));
+    }
+    let ids: Vec<String> = String::from_utf8_lossy(&ids.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let out = Command::new("docker")
+        .arg("inspect")
+        .args(&ids)
+        .output()
+        .map_err(|e| Error::input(format!("docker: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::input(failure("docker inspect", &out)));
+    }
+    match serde_json::from_slice(&out.stdout) {
+        Ok(Value::Array(items)) => Ok(items),
+        _ => Err(Error::input(
+            "docker inspect returned something that is not a JSON array",
+        )),
+    }
+}
+
+/// The kernel's view of a process: /proc/<pid>/status, from the host when the engine runs
+/// in our PID namespace, else from inside the container (its PID 1).
+pub fn proc_status(container: &Value) -> Option<String> {
+    let pid = container["State"]["Pid"].as_i64().filter(|p| *p > 0)?;
+    let host = std::fs::read_to_string(format!("/proc/{pid}/status")).ok();
+    let id = container["Id"].as_str()?;
+    // The host's /proc/<pid> is the container's only if it sits in the container's cgroup.
+    let ours = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| c.contains(id));
+    if let (Some(status), true) = (host, ours) {
+        return Some(status);
+    }
+    let out = Command::new("docker")
+        .args(["exec", id, "cat", "/proc/1/status"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}

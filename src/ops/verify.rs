@@ -1,0 +1,302 @@
+//! `berth verify`: for each container of an app, what the compose file declares, what the
+//! engine configured, and what the kernel enforces; every difference is reported.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::audit::posture::Posture;
+use crate::audit::rules::caps::normalize;
+use crate::compose::project::{self, RealFs};
+use crate::engine;
+use crate::error::{Error, Result};
+use crate::units::parse_bytes;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    pub service: String,
+    pub container: String,
+    /// "configured" (the engine's settings) or "enforced" (the kernel's view).
+    pub layer: &'static str,
+    pub field: String,
+    pub declared: String,
+    pub actual: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Verified {
+    pub containers: usize,
+    pub differences: Vec<Difference>,
+}
+
+fn cap_mask(caps: &BTreeSet<String>) -> u64 {
+    caps.iter()
+        .filter_map(|c| format!("CAP_{c}").parse::<caps::Capability>().ok())
+        .fold(0, |m, c| m | c.bitmask())
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn status_field(status: &str, name: &str) -> Option<String> {
+    status
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .map(str::to_string)
+}
+
+/// Compares every container of the project in `dir` with its compose file.
+pub fn verify(name: &str, dir: &Path) -> Result<Verified> {
+    let compose = dir.join("compose.yaml");
+    let loaded =
+        project::load(&RealFs, &[compose], None).map_err(|e| Error::input(e.to_string()))?;
+    let declared: Vec<Posture> = loaded
+        .services
+        .iter()
+        .map(|s| Posture::from_compose(s, dir))
+        .collect();
+    let containers = engine::containers(&format!("berth-{name}"))?;
+    let mut differences = Vec::new();
+    for c in &containers {
+        let service = c["Config"]["Labels"]["com.docker.compose.service"]
+            .as_str()
+            .unwrap_or("?")
+            .to_string();
+        let id: String = c["Id"].as_str().unwrap_or("").chars().take(12).collect();
+        let mut diff = |layer: &'static str, field: &str, declared: String, actual: String| {
+            if declared != actual {
+                differences.push(Difference {
+                    service: service.clone(),
+                    container: id.clone(),
+                    layer,
+                    field: field.to_string(),
+                    declared,
+                    actual,
+                });
+            }
+        };
+        let Some(want) = declared.iter().find(|p| p.name == service) else {
+            diff(
+                "configured",
+                "service",
+                "a service of the compose file".into(),
+                format!("unknown service {service}"),
+            );
+            continue;
+        };
+        let hc = &c["HostConfig"];
+        // Configured: what the engine was asked to do.
+        let want_add: BTreeSet<String> = want.cap_add.iter().map(|c| normalize(&c.value)).collect();
+        let got_add: BTreeSet<String> = strings(&hc["CapAdd"])
+            .iter()
+            .map(|c| normalize(c))
+            .collect();
+        diff(
+            "configured",
+            "CapAdd",
+            format!("{want_add:?}"),
+            format!("{got_add:?}"),
+        );
+        let want_drop: BTreeSet<String> =
+            want.cap_drop.iter().map(|c| normalize(&c.value)).collect();
+        let got_drop: BTreeSet<String> = strings(&hc["CapDrop"])
+            .iter()
+            .map(|c| normalize(c))
+            .collect();
+        diff(
+            "configured",
+            "CapDrop",
+            format!("{want_drop:?}"),
+            format!("{got_drop:?}"),
+        );
+        diff(
+            "configured",
+            "Privileged",
+            "false".into(),
+            hc["Privileged"].as_bool().unwrap_or(false).to_string(),
+        );
+        let want_ro = want.read_only.as_ref().is_some_and(|r| r.value);
+        diff(
+            "configured",
+            "ReadonlyRootfs",
+            want_ro.to_string(),
+            hc["ReadonlyRootfs"].as_bool().unwrap_or(false).to_string(),
+        );
+        let want_opts: BTreeSet<String> =
+            want.security_opt.iter().map(|o| o.value.clone()).collect();
+        let got_opts: BTreeSet<String> = strings(&hc["SecurityOpt"]).into_iter().collect();
+        diff(
+            "configured",
+            "SecurityOpt",
+            format!("{want_opts:?}"),
+            format!("{got_opts:?}"),
+        );
+        let want_ipc = want.ipc.as_ref().map_or(String::new(), |i| i.value.clone());
+        diff(
+            "configured",
+            "IpcMode",
+            want_ipc,
+            hc["IpcMode"].as_str().unwrap_or("").to_string(),
+        );
+        let want_user = want
+            .user
+            .as_ref()
+            .map_or(String::new(), |u| u.value.clone());
+        diff(
+            "configured",
+            "User",
+            want_user,
+            c["Config"]["User"].as_str().unwrap_or("").to_string(),
+        );
+        let want_mem = want
+            .memory
+            .as_ref()
+            .and_then(|m| parse_bytes(&m.value))
+            .unwrap_or(0);
+        diff(
+            "configured",
+            "Memory",
+            want_mem.to_string(),
+            hc["Memory"].as_u64().unwrap_or(0).to_string(),
+        );
+        let want_pids = want
+            .pids
+            .as_ref()
+            .map_or("0".to_string(), |p| p.value.clone());
+        diff(
+            "configured",
+            "PidsLimit",
+            want_pids,
+            hc["PidsLimit"].as_i64().unwrap_or(0).to_string(),
+        );
+        let want_ports: BTreeSet<String> = want
+            .ports
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}:{}->{}/{}",
+                    p.value.host_ip.clone().unwrap_or_default(),
+                    p.value.published.clone().unwrap_or_default(),
+                    p.value.target,
+                    p.value.protocol
+                )
+            })
+            .collect();
+        let mut got_ports = BTreeSet::new();
+        if let Some(bindings) = hc["PortBindings"].as_object() {
+            for (port, list) in bindings {
+                let (target, proto) = port.split_once('/').unwrap_or((port, "tcp"));
+                for b in list.as_array().into_iter().flatten() {
+                    got_ports.insert(format!(
+                        "{}:{}->{target}/{proto}",
+                        b["HostIp"].as_str().unwrap_or(""),
+                        b["HostPort"].as_str().unwrap_or("")
+                    ));
+                }
+            }
+        }
+        diff(
+            "configured",
+            "PortBindings",
+            format!("{want_ports:?}"),
+            format!("{got_ports:?}"),
+        );
+
+        // Enforced: what the kernel holds for the container's main process.
+        if let Some(health) = c["State"]["Health"]["Status"].as_str() {
+            diff("enforced", "Health", "healthy".into(), health.to_string());
+        }
+        if c["State"]["Running"].as_bool() != Some(true) {
+            diff(
+                "enforced",
+                "State",
+                "running".into(),
+                c["State"]["Status"].as_str().unwrap_or("?").to_string(),
+            );
+            continue;
+        }
+        let Some(status) = engine::proc_status(c) else {
+            diff(
+                "enforced",
+                "/proc status",
+                "readable".into(),
+                "unreadable (no cat in the image and another PID namespace)".into(),
+            );
+            continue;
+        };
+        let bounding = if want_drop.contains("ALL") {
+            cap_mask(&want_add)
+        } else {
+            u64::MAX
+        };
+        let uid0 = want
+            .user
+            .as_ref()
+            .is_none_or(|u| u.value.split(':').next() == Some("0") || u.value.starts_with("root"));
+        let effective = if uid0 { bounding } else { 0 };
+        let hex = |v: u64| format!("{v:016x}");
+        if want_drop.contains("ALL") {
+            diff(
+                "enforced",
+                "CapBnd",
+                hex(bounding),
+                status_field(&status, "CapBnd:").unwrap_or_default(),
+            );
+            diff(
+                "enforced",
+                "CapEff",
+                hex(effective),
+                status_field(&status, "CapEff:").unwrap_or_default(),
+            );
+        }
+        let nnp = want
+            .security_opt
+            .iter()
+            .any(|o| o.value.starts_with("no-new-privileges"));
+        if nnp {
+            diff(
+                "enforced",
+                "NoNewPrivs",
+                "1".into(),
+                status_field(&status, "NoNewPrivs:").unwrap_or_default(),
+            );
+        }
+        diff(
+            "enforced",
+            "Seccomp",
+            "2".into(),
+            status_field(&status, "Seccomp:").unwrap_or_default(),
+        );
+    }
+    // Every declared service must have a container: `compose up` can exit 0 after a pull
+    // failed (seen with Compose 2.40), so absence is checked, not assumed.
+    for want in &declared {
+        let present = containers.iter().any(|c| {
+            c["Config"]["Labels"]["com.docker.compose.service"].as_str() == Some(&want.name)
+        });
+        if !present {
+            differences.push(Difference {
+                service: want.name.clone(),
+                container: String::new(),
+                layer: "configured",
+                field: "container".into(),
+                declared: "running".into(),
+                actual: "missing".into(),
+            });
+        }
+    }
+    Ok(Verified {
+        containers: containers.len(),
+        differences,
+    })
+}

@@ -1,0 +1,292 @@
+//! `berth deploy | ls | verify | remove` on the real engine: state, users, data ownership,
+//! health, verification, drift, failure and purge. Needs the engine (BERTH_TEST_SKIP_ENGINE=1
+//! opts out) and Compose v2 (./scripts/test installs it).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{berth, build_image, engine, ok, tool};
+use predicates::str::contains;
+use serde_json::Value;
+
+const TEMPLATE: &str = r#"app: lifecycle
+version: 1
+title: Lifecycle
+description: A busybox web service with a sidecar, for deploy tests.
+secrets:
+  TOKEN:
+    description: a secret
+services:
+  web:
+    role: web
+    image: berth-test/busybox:1.35.0
+    profile: none
+    ports:
+      - container: 8080
+        proxy: true
+    data:
+      - name: www
+        path: /www
+    limits: {memory: 64m, cpus: 0.5, pids: 32}
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
+      interval: 2s
+      start_period: 2s
+    environment:
+      TOKEN: "{{secret:TOKEN}}"
+    command: ["sh", "-c", "echo up > /www/index.html; exec httpd -f -p 8080 -h /www"]
+  cache:
+    role: sidecar
+    image: berth-test/busybox:1.35.0
+    profile: none
+    limits: {memory: 32m, cpus: 0.25, pids: 16}
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 2s
+    command: ["sleep", "3600"]
+"#;
+
+struct Env {
+    catalog: tempfile::TempDir,
+    state: tempfile::TempDir,
+    compose: std::path::PathBuf,
+}
+
+impl Env {
+    fn cmd(&self) -> assert_cmd::Command {
+        let mut c = berth();
+        c.env("BERTH_COMPOSE", &self.compose)
+            .arg("--catalog")
+            .arg(self.catalog.path());
+        c
+    }
+    fn with_state(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut c = self.cmd();
+        c.args(args).arg("--state-dir").arg(self.state.path());
+        c
+    }
+    fn ls(&self) -> Value {
+        let out = self
+            .with_state(&["ls", "--format", "json"])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // Whatever a failed assertion left running or registered goes away.
+        if let Value::Array(apps) = self.ls() {
+            for a in apps {
+                let _ = self
+                    .with_state(&["remove", "--purge", a["name"].as_str().unwrap_or("")])
+                    .output();
+            }
+        }
+    }
+}
+
+fn container_ids(project: &str) -> String {
+    ok(Command::new("docker").args([
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+    ]))
+}
+
+#[test]
+fn deploy_verify_drift_failure_and_purge() {
+    if !engine() {
+        return;
+    }
+    let Some(compose) = tool("BERTH_TEST_COMPOSE") else {
+        return;
+    };
+    build_image();
+    let env = Env {
+        catalog: tempfile::tempdir().unwrap(),
+        state: tempfile::tempdir().unwrap(),
+        compose,
+    };
+    std::fs::write(env.catalog.path().join("lifecycle.yaml"), TEMPLATE).unwrap();
+    std::fs::write(
+        env.catalog.path().join("broken.yaml"),
+        TEMPLATE
+            .replace("app: lifecycle", "app: broken")
+            .replace("berth-test/busybox:1.35.0", "berth-test/does-not-exist:1.0"),
+    )
+    .unwrap();
+
+    // Deploy: allocated, rendered, users and data owned by the service UID, healthy, verified.
+    env.with_state(&[
+        "deploy",
+        "lifecycle",
+        "--name",
+        "dt-one",
+        "--domain",
+        "one.example.com",
+        "--timeout",
+        "60",
+    ])
+    .assert()
+    .success()
+    .stdout(contains("deployed"));
+    let apps = env.ls();
+    let app = &apps[0];
+    assert_eq!(app["name"], "dt-one");
+    assert_eq!(app["status"], "deployed");
+    let dir = Path::new(app["dir"].as_str().unwrap()).to_path_buf();
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("berth.json")).unwrap()).unwrap();
+    let web_uid = manifest["services"]["web"]["uid"].as_u64().unwrap() as u32;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let www = std::fs::metadata(dir.join("data/web/www")).unwrap();
+    assert_eq!(www.uid(), web_uid);
+    assert_eq!(www.permissions().mode() & 0o777, 0o750);
+    let env_file = std::fs::metadata(dir.join(".env")).unwrap();
+    assert_eq!(env_file.permissions().mode() & 0o777, 0o600);
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let running_as_root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    if running_as_root {
+        assert!(
+            passwd.contains(&format!("berth-dt-one-web:x:{web_uid}:{web_uid}:")),
+            "per-service user"
+        );
+    }
+    let port = app["port"].as_u64().unwrap();
+    let body =
+        ok(Command::new("wget").args(["-q", "-O", "-", &format!("http://127.0.0.1:{port}/")]));
+    assert_eq!(body, "up\n");
+    env.with_state(&["verify", "dt-one"])
+        .assert()
+        .success()
+        .stdout(contains("0 difference(s)"));
+
+    // Re-deploying the unchanged app changes nothing: same containers, same secrets.
+    let before = container_ids("berth-dt-one");
+    let secrets = std::fs::read(dir.join(".env")).unwrap();
+    env.with_state(&[
+        "deploy",
+        "lifecycle",
+        "--name",
+        "dt-one",
+        "--domain",
+        "one.example.com",
+        "--timeout",
+        "60",
+    ])
+    .assert()
+    .success();
+    assert_eq!(container_ids("berth-dt-one"), before);
+    assert_eq!(std::fs::read(dir.join(".env")).unwrap(), secrets);
+
+    // Drift: a container started by hand in the project, with a capability and a writable root.
+    ok(Command::new("docker").args([
+        "run",
+        "-d",
+        "--name",
+        "berth-dt-one-web-drift",
+        "--label",
+        "com.docker.compose.project=berth-dt-one",
+        "--label",
+        "com.docker.compose.service=web",
+        "--cap-add",
+        "NET_ADMIN",
+        common::IMAGE,
+        "sleep",
+        "300",
+    ]));
+    let out = env
+        .with_state(&["verify", "dt-one", "--format", "json"])
+        .output()
+        .unwrap();
+    let _ = Command::new("docker")
+        .args(["rm", "-f", "berth-dt-one-web-drift"])
+        .output();
+    assert_eq!(out.status.code(), Some(1));
+    let verified: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fields: Vec<&str> = verified["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    for f in ["CapAdd", "ReadonlyRootfs", "CapEff", "NoNewPrivs"] {
+        assert!(fields.contains(&f), "drift in {f} not reported: {fields:?}");
+    }
+
+    // A failed start (the image cannot be had): reported, recorded, the allocation stays
+    // usable. Compose 2.40 exits 0 after such a pull failure; verification catches it.
+    env.with_state(&[
+        "deploy",
+        "broken",
+        "--name",
+        "dt-two",
+        "--domain",
+        "two.example.com",
+        "--timeout",
+        "20",
+    ])
+    .assert()
+    .code(1)
+    .stdout(contains("container declared running, actual missing"));
+    let apps = env.ls();
+    let broken = apps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "dt-two")
+        .unwrap();
+    assert!(
+        broken["status"].as_str().unwrap().starts_with("failed"),
+        "{broken}"
+    );
+    let broken_base = broken["uid_base"].as_u64().unwrap();
+
+    // Purge: containers, data, users and allocations go; the UID block is free again.
+    env.with_state(&["remove", "dt-two", "--purge"])
+        .assert()
+        .success();
+    env.with_state(&["remove", "dt-one", "--purge"])
+        .assert()
+        .success();
+    assert!(!dir.exists());
+    assert_eq!(container_ids("berth-dt-one"), "");
+    if running_as_root {
+        assert!(
+            !std::fs::read_to_string("/etc/passwd")
+                .unwrap()
+                .contains("berth-dt-one-")
+        );
+    }
+    assert_eq!(env.ls(), Value::Array(vec![]));
+    env.with_state(&[
+        "deploy",
+        "lifecycle",
+        "--name",
+        "dt-one",
+        "--domain",
+        "one.example.com",
+        "--timeout",
+        "60",
+    ])
+    .assert()
+    .success();
+    let again = env.ls();
+    assert!(
+        again[0]["uid_base"].as_u64().unwrap() <= broken_base,
+        "freed blocks are reused"
+    );
+    assert_ne!(
+        std::fs::read(dir.join(".env")).unwrap(),
+        secrets,
+        "nothing stale: new secrets"
+    );
+}
