@@ -161,3 +161,24 @@ pub fn proc_status(container: &Value) -> Option<String> {
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// The namespaces (ipc, net, pid, uts, mnt) that the container's process shares with this
+/// process's own, when its /proc entry is readable from here.
+pub fn shared_namespaces(container: &Value) -> Option<Vec<String>> {
+    let pid = container["State"]["Pid"].as_i64().filter(|p| *p > 0)?;
+    let id = container["Id"].as_str()?;
+    let ours = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| c.contains(id));
+    if !ours {
+        return None;
+    }
+    let shared = ["ipc", "net", "pid", "uts", "mnt"]
+        .iter()
+        .filter(|ns| {
+            let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).ok();
+            let mine = std::fs::read_link(format!("/proc/self/ns/{ns}")).ok();
+            theirs.is_some() && theirs == mine
+        })
+        .map(|ns| ns.to_string())
+        .collect();
+    Some(shared)
+}

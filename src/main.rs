@@ -343,12 +343,16 @@ fn run(cli: Cli) -> Result<i32> {
             if args.format == Format::Json {
                 print_json(&apps);
             } else {
-                for a in &apps {
+                for listed in &apps {
+                    let a = &listed.app;
                     let port = a.port.map_or("-".to_string(), |p| format!("127.0.0.1:{p}"));
                     println!(
                         "{:<20} {:<12} uid {:<6} {:<16} {}",
                         a.name, a.app, a.uid_base, port, a.status
                     );
+                    for (service, uid, image, ports) in &listed.services {
+                        println!("    {service:<16} uid {uid:<6} {image}  {ports}");
+                    }
                 }
                 if apps.is_empty() {
                     println!("no apps deployed (state in {})", state_dir.display());
@@ -363,6 +367,7 @@ fn run(cli: Cli) -> Result<i32> {
                 .unwrap_or_else(berth::ops::deploy::default_state_dir);
             let app = berth::ops::deploy::list(&state_dir)?
                 .into_iter()
+                .map(|l| l.app)
                 .find(|a| a.name == args.name)
                 .ok_or_else(|| {
                     Error::input(format!(

@@ -30,6 +30,15 @@ const MIGRATIONS: &[&str] = &[
         status TEXT NOT NULL,
         updated_at INTEGER NOT NULL
      );
+     CREATE TABLE services (
+        app_name TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+        service TEXT NOT NULL,
+        uid INTEGER NOT NULL,
+        gid INTEGER NOT NULL,
+        image TEXT NOT NULL,
+        ports TEXT NOT NULL,
+        PRIMARY KEY (app_name, service)
+     );
      CREATE TABLE deployments (
         id INTEGER PRIMARY KEY,
         app_name TEXT NOT NULL,
@@ -183,6 +192,48 @@ impl State {
         row.ok_or_else(|| Error::input("allocation vanished"))
     }
 
+    /// Records the services of a render (replacing the previous record).
+    pub fn record_services(&mut self, name: &str, manifest: &crate::plan::Manifest) -> Result<()> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| db_error(&path, e))?;
+        tx.execute("DELETE FROM services WHERE app_name = ?1", params![name])
+            .map_err(|e| db_error(&path, e))?;
+        for (service, r) in &manifest.services {
+            let ports: Vec<String> = r
+                .ports
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{}:{}->{}/{}",
+                        p.host_ip, p.host_port, p.container_port, p.protocol
+                    )
+                })
+                .collect();
+            tx.execute(
+                "INSERT INTO services (app_name, service, uid, gid, image, ports) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![name, service, r.uid, r.gid, r.image, ports.join(" ")],
+            )
+            .map_err(|e| db_error(&path, e))?;
+        }
+        tx.commit().map_err(|e| db_error(&path, e))
+    }
+
+    /// (service, uid, image, ports) of an app.
+    pub fn services(&self, name: &str) -> Result<Vec<(String, u32, String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT service, uid, image, ports FROM services WHERE app_name = ?1 ORDER BY service")
+            .map_err(|e| db_error(&self.path, e))?;
+        let rows = stmt
+            .query_map(params![name], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .map_err(|e| db_error(&self.path, e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| db_error(&self.path, e))?;
+        Ok(rows)
+    }
+
     pub fn set_status(&self, name: &str, status: &str, now: i64) -> Result<()> {
         self.conn
             .execute(
@@ -234,6 +285,9 @@ impl State {
 
     /// Forgets an app: its UIDs and port are free again.
     pub fn release(&self, name: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM services WHERE app_name = ?1", params![name])
+            .map_err(|e| db_error(&self.path, e))?;
         self.conn
             .execute("DELETE FROM apps WHERE name = ?1", params![name])
             .map(|_| ())

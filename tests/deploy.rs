@@ -250,6 +250,43 @@ fn deploy_verify_drift_failure_and_purge() {
     );
     let broken_base = broken["uid_base"].as_u64().unwrap();
 
+    // Killed midway (after rendering and users, before the containers start): the next
+    // deploy converges.
+    let killed = env
+        .with_state(&[
+            "deploy",
+            "lifecycle",
+            "--name",
+            "dt-three",
+            "--domain",
+            "three.example.com",
+            "--timeout",
+            "60",
+        ])
+        .env(
+            "BERTH_TEST_ABORT_AT_STEP",
+            "starting containers and waiting for health",
+        )
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    env.with_state(&[
+        "deploy",
+        "lifecycle",
+        "--name",
+        "dt-three",
+        "--domain",
+        "three.example.com",
+        "--timeout",
+        "60",
+    ])
+    .assert()
+    .success();
+    env.with_state(&["verify", "dt-three"]).assert().success();
+    env.with_state(&["remove", "dt-three", "--purge"])
+        .assert()
+        .success();
+
     // Purge: containers, data, users and allocations go; the UID block is free again.
     env.with_state(&["remove", "dt-two", "--purge"])
         .assert()

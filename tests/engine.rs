@@ -196,6 +196,24 @@ fn rendered_stacks_are_hardened_on_a_real_engine() {
     assert_eq!(field("NoNewPrivs:"), "1");
     assert_eq!(field("Seccomp:"), "2", "Docker's default seccomp filter");
 
+    // A setuid-root binary gains nothing under no-new-privileges (the control shows the
+    // same binary does become root without it).
+    let euid = String::from_utf8(exec(web, "/suid/euid").stdout).unwrap();
+    assert_eq!(euid.trim(), uid.to_string());
+    let control = ok(Command::new("docker").args([
+        "run",
+        "--rm",
+        "--user",
+        &format!("{uid}:{uid}"),
+        common::IMAGE,
+        "/suid/euid",
+    ]));
+    assert_eq!(
+        control.trim(),
+        "0",
+        "the probe must work, or the check above proves nothing"
+    );
+
     // Filesystem: read-only root, writable /tmp that does not execute.
     let touch = exec(web, "touch /x");
     assert!(String::from_utf8_lossy(&touch.stderr).contains("Read-only file system"));
@@ -258,6 +276,14 @@ fn rendered_stacks_are_hardened_on_a_real_engine() {
         String::from_utf8_lossy(&fork.stderr).contains("can't fork"),
         "pids_limit must stop a fork loop"
     );
+    // A process that wants more memory than the limit is killed; the container lives on.
+    let hog = exec(web, "dd if=/dev/zero of=/dev/null bs=200M count=1");
+    assert_eq!(
+        hog.status.code(),
+        Some(137),
+        "the memory limit must stop it: {hog:?}"
+    );
+    assert_eq!(inspect(web, "{{.State.Running}}"), "true");
     assert_eq!(inspect(web, "{{.HostConfig.IpcMode}}"), "private");
     assert_eq!(inspect(web, "{{.HostConfig.ReadonlyRootfs}}"), "true");
     assert_eq!(

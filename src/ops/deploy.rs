@@ -187,8 +187,16 @@ pub fn deploy(req: &DeployRequest) -> Result<Deployed> {
     };
     let row = state.allocate(&want, &|uid| foreign.contains(&uid), req.now)?;
     let deployment = state.start_deployment(&req.name, req.now)?;
+    // Test hook: die at a step, to prove a re-run converges after a crash.
+    let abort_at = std::env::var("BERTH_TEST_ABORT_AT_STEP").ok();
+    let step = |name: &str| {
+        (req.step)(name);
+        if abort_at.as_deref() == Some(name) {
+            std::process::abort();
+        }
+    };
     let result = (|| {
-        (req.step)("rendering");
+        step("rendering");
         let request = Request {
             name: req.name.clone(),
             domain: req.domain.clone(),
@@ -203,16 +211,17 @@ pub fn deploy(req: &DeployRequest) -> Result<Deployed> {
             &req.seed,
             &req.now.to_string(),
         )?;
-        (req.step)("creating users and data directories");
+        state.record_services(&req.name, &outcome.manifest)?;
+        step("creating users and data directories");
         let users = ensure_users(&outcome.manifest)?;
         prepare_dirs(&dir, &outcome.manifest)?;
-        (req.step)("starting containers and waiting for health");
+        step("starting containers and waiting for health");
         let project = engine::Project::new(&req.name, &dir)?;
         if let Err(why) = project.up(req.timeout)? {
             let logs = project.logs(20);
             return Err(Error::input(format!("{why}\nlast log lines:\n{logs}")));
         }
-        (req.step)("verifying");
+        step("verifying");
         let verified = verify::verify(&req.name, &dir)?;
         Ok((users, verified.differences))
     })();
@@ -245,8 +254,24 @@ pub fn deploy(req: &DeployRequest) -> Result<Deployed> {
     }
 }
 
-pub fn list(state_dir: &Path) -> Result<Vec<AppRow>> {
-    State::open(&state_dir.join("state.db"))?.apps()
+/// A deployed app with its services: (service, uid, image, ports).
+#[derive(Debug, Serialize)]
+pub struct Listed {
+    #[serde(flatten)]
+    pub app: AppRow,
+    pub services: Vec<(String, u32, String, String)>,
+}
+
+pub fn list(state_dir: &Path) -> Result<Vec<Listed>> {
+    let state = State::open(&state_dir.join("state.db"))?;
+    state
+        .apps()?
+        .into_iter()
+        .map(|app| {
+            let services = state.services(&app.name)?;
+            Ok(Listed { app, services })
+        })
+        .collect()
 }
 
 /// Stops and removes the app's containers; with `purge`, also its files, data, users and

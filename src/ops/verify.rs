@@ -277,6 +277,15 @@ pub fn verify(name: &str, dir: &Path) -> Result<Verified> {
             "2".into(),
             status_field(&status, "Seccomp:").unwrap_or_default(),
         );
+        // A namespace the process shares with berth's own (the host's) is not isolated.
+        if let Some(shared) = engine::shared_namespaces(c) {
+            diff(
+                "enforced",
+                "shared namespaces",
+                "[]".into(),
+                format!("{shared:?}"),
+            );
+        }
     }
     // Every declared service must have a container: `compose up` can exit 0 after a pull
     // failed (seen with Compose 2.40), so absence is checked, not assumed.

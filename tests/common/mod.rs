@@ -151,11 +151,22 @@ pub fn build_image() {
     std::fs::copy(busybox, r.join("bin/busybox")).unwrap();
     for applet in [
         "sh", "id", "cat", "touch", "ls", "httpd", "wget", "sleep", "cp", "grep", "true", "echo",
-        "mkdir", "seq", "head", "nc",
+        "mkdir", "seq", "head", "nc", "dd",
     ] {
         std::os::unix::fs::symlink("busybox", r.join("bin").join(applet)).unwrap();
     }
     std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/:/bin/sh\n").unwrap();
+    // A setuid-root probe that prints its effective UID: proof that no-new-privileges keeps
+    // a setuid binary from gaining anything (busybox itself drops setuid, so it cannot show it).
+    std::fs::create_dir_all(r.join("suid")).unwrap();
+    let src = r.join("euid.c");
+    std::fs::write(&src, "#include <stdio.h>\n#include <unistd.h>\nint main(void){printf(\"%d\\n\",(int)geteuid());return 0;}\n").unwrap();
+    ok(Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(r.join("suid/euid"))
+        .arg(&src));
+    std::fs::remove_file(&src).unwrap();
+    std::fs::set_permissions(r.join("suid/euid"), std::fs::Permissions::from_mode(0o4755)).unwrap();
     let mut tar = Command::new("tar")
         .arg("-C")
         .arg(r)
