@@ -1,5 +1,6 @@
 //! The only code that talks to Docker: the Compose CLI for up/down/logs, and the engine's
-//! view of a project's containers (`docker inspect`). Everything returned is plain data.
+//! view of a project's containers through the Docker API (bollard). Everything returned is
+//! plain data.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -105,41 +106,53 @@ impl Project {
     }
 }
 
-/// Every container of a Compose project, as `docker inspect` describes them.
+/// Every container of a Compose project, as the Docker API's inspect describes them (the
+/// same JSON as `docker inspect`: bollard's models keep the API's field names).
 pub fn containers(project: &str) -> Result<Vec<Value>> {
-    let ids = Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=com.docker.compose.project={project}"),
-        ])
-        .output()
-        .map_err(|e| Error::input(format!("docker: {e}")))?;
-    if !ids.status.success() {
-        return Err(Error::input(failure("docker ps", &ids)));
-    }
-    let ids: Vec<String> = String::from_utf8_lossy(&ids.stdout)
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let out = Command::new("docker")
-        .arg("inspect")
-        .args(&ids)
-        .output()
-        .map_err(|e| Error::input(format!("docker: {e}")))?;
-    if !out.status.success() {
-        return Err(Error::input(failure("docker inspect", &out)));
-    }
-    match serde_json::from_slice(&out.stdout) {
-        Ok(Value::Array(items)) => Ok(items),
-        _ => Err(Error::input(
-            "docker inspect returned something that is not a JSON array",
-        )),
-    }
+    use std::collections::HashMap;
+
+    use bollard::Docker;
+    use bollard::query_parameters::ListContainersOptionsBuilder;
+
+    let api_error = |e: bollard::errors::Error| Error::input(format!("Docker API: {e}"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::input(format!("cannot start the Docker API client: {e}")))?;
+    runtime.block_on(async {
+        // Engines as old as Debian 12's (API 1.41) answer: talk their version.
+        let docker = Docker::connect_with_local_defaults()
+            .map_err(api_error)?
+            .negotiate_version()
+            .await
+            .map_err(api_error)?;
+        let mut filters = HashMap::new();
+        filters.insert(
+            "label".to_string(),
+            vec![format!("com.docker.compose.project={project}")],
+        );
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let listed = docker
+            .list_containers(Some(options))
+            .await
+            .map_err(api_error)?;
+        let mut out = Vec::new();
+        for summary in listed {
+            let Some(id) = summary.id else { continue };
+            let inspected = docker
+                .inspect_container(&id, None)
+                .await
+                .map_err(api_error)?;
+            out.push(
+                serde_json::to_value(inspected)
+                    .map_err(|e| Error::input(format!("Docker API: {e}")))?,
+            );
+        }
+        Ok(out)
+    })
 }
 
 /// The kernel's view of a process: /proc/<pid>/status, from the host when the engine runs

@@ -482,6 +482,15 @@ fn deploy_cmd(template: &Template, args: &DeployArgs) -> Result<i32> {
             );
         }
         println!("{}", deployed.app.status);
+        if deployed.differences.is_empty() {
+            println!(
+                "next: `berth host apply --apps {}` installs its nginx site and firewall rules",
+                deployed
+                    .dir
+                    .parent()
+                    .map_or(String::new(), |p| p.display().to_string())
+            );
+        }
     }
     Ok(if deployed.differences.is_empty() {
         0
