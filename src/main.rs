@@ -288,6 +288,11 @@ enum Format {
     Json,
 }
 
+// The audit allocates and frees millions of small strings and nodes; mimalloc does that
+// markedly faster than glibc's allocator (measured: benches/compare.sh).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Like every Unix filter: when the reader goes away (`berth audit | head`), stop quietly
     // instead of failing on the next write. Rust ignores SIGPIPE by default.

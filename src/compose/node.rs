@@ -375,8 +375,8 @@ impl Builder {
             }
             Some(Frame::Map(_, entries, key, merges)) => match key.take() {
                 None => {
-                    let name = match &node.value {
-                        Value::Str(s) => s.clone(),
+                    let name = match node.value {
+                        Value::Str(s) => s,
                         Value::Null => String::new(),
                         Value::Seq(_) | Value::Map(_) => {
                             return Err(Self::error(
@@ -384,7 +384,10 @@ impl Builder {
                                 "a mapping key must be a scalar (complex keys are not supported)",
                             ));
                         }
-                        _ => node.scalar().map(|s| s.into_owned()).unwrap_or_default(),
+                        ref other => Node::new(other.clone(), node.loc)
+                            .scalar()
+                            .map(|s| s.into_owned())
+                            .unwrap_or_default(),
                     };
                     *key = Some(Key {
                         name,
