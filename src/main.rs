@@ -954,16 +954,7 @@ fn print_render(outcome: &RenderOutcome, format: Format) {
         println!("  {change:9}  {}{note}", f.file);
     }
     for (name, svc) in &m.services {
-        let ports: Vec<String> = svc
-            .ports
-            .iter()
-            .map(|p| {
-                format!(
-                    "{}:{}->{}/{}",
-                    p.host_ip, p.host_port, p.container_port, p.protocol
-                )
-            })
-            .collect();
+        let ports: Vec<String> = svc.ports.iter().map(ToString::to_string).collect();
         let who = if svc.runs_as_root {
             "root (declared)".to_string()
         } else {

@@ -199,16 +199,7 @@ impl State {
         tx.execute("DELETE FROM services WHERE app_name = ?1", params![name])
             .map_err(|e| db_error(&path, e))?;
         for (service, r) in &manifest.services {
-            let ports: Vec<String> = r
-                .ports
-                .iter()
-                .map(|p| {
-                    format!(
-                        "{}:{}->{}/{}",
-                        p.host_ip, p.host_port, p.container_port, p.protocol
-                    )
-                })
-                .collect();
+            let ports: Vec<String> = r.ports.iter().map(ToString::to_string).collect();
             tx.execute(
                 "INSERT INTO services (app_name, service, uid, gid, image, ports) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![name, service, r.uid, r.gid, r.image, ports.join(" ")],

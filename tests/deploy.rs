@@ -11,43 +11,6 @@ use common::{berth, build_image, engine, ok, tool};
 use predicates::str::contains;
 use serde_json::Value;
 
-const TEMPLATE: &str = r#"app: lifecycle
-version: 1
-title: Lifecycle
-description: A busybox web service with a sidecar, for deploy tests.
-secrets:
-  TOKEN:
-    description: a secret
-services:
-  web:
-    role: web
-    image: berth-test/busybox:1.35.0
-    profile: none
-    ports:
-      - container: 8080
-        proxy: true
-    data:
-      - name: www
-        path: /www
-    limits: {memory: 64m, cpus: 0.5, pids: 32}
-    healthcheck:
-      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
-      interval: 2s
-      start_period: 2s
-    environment:
-      TOKEN: "{{secret:TOKEN}}"
-    command: ["sh", "-c", "echo up > /www/index.html; exec httpd -f -p 8080 -h /www"]
-  cache:
-    role: sidecar
-    image: berth-test/busybox:1.35.0
-    profile: none
-    limits: {memory: 32m, cpus: 0.25, pids: 16}
-    healthcheck:
-      test: ["CMD", "true"]
-      interval: 2s
-    command: ["sleep", "3600"]
-"#;
-
 struct Env {
     catalog: tempfile::TempDir,
     state: tempfile::TempDir,
@@ -67,6 +30,22 @@ impl Env {
         c.args(args).arg("--state-dir").arg(self.state.path());
         c
     }
+    /// `berth deploy APP --name NAME --domain NAME.example.com --timeout SECS`.
+    fn deploy(&self, app: &str, name: &str, timeout: u32) -> assert_cmd::Command {
+        let domain = format!("{name}.example.com");
+        let timeout = timeout.to_string();
+        self.with_state(&[
+            "deploy",
+            app,
+            "--name",
+            name,
+            "--domain",
+            &domain,
+            "--timeout",
+            &timeout,
+        ])
+    }
+
     fn ls(&self) -> Value {
         let out = self
             .with_state(&["ls", "--format", "json"])
@@ -112,29 +91,24 @@ fn deploy_verify_drift_failure_and_purge() {
         state: tempfile::tempdir().unwrap(),
         compose,
     };
-    std::fs::write(env.catalog.path().join("lifecycle.yaml"), TEMPLATE).unwrap();
+    std::fs::write(
+        env.catalog.path().join("probe.yaml"),
+        common::PROBE_TEMPLATE,
+    )
+    .unwrap();
     std::fs::write(
         env.catalog.path().join("broken.yaml"),
-        TEMPLATE
-            .replace("app: lifecycle", "app: broken")
+        common::PROBE_TEMPLATE
+            .replace("app: probe", "app: broken")
             .replace("berth-test/busybox:1.35.0", "berth-test/does-not-exist:1.0"),
     )
     .unwrap();
 
     // Deploy: allocated, rendered, users and data owned by the service UID, healthy, verified.
-    env.with_state(&[
-        "deploy",
-        "lifecycle",
-        "--name",
-        "dt-one",
-        "--domain",
-        "one.example.com",
-        "--timeout",
-        "60",
-    ])
-    .assert()
-    .success()
-    .stdout(contains("deployed"));
+    env.deploy("probe", "dt-one", 60)
+        .assert()
+        .success()
+        .stdout(contains("deployed"));
     let apps = env.ls();
     let app = &apps[0];
     assert_eq!(app["name"], "dt-one");
@@ -172,18 +146,7 @@ fn deploy_verify_drift_failure_and_purge() {
     // Re-deploying the unchanged app changes nothing: same containers, same secrets.
     let before = container_ids("berth-dt-one");
     let secrets = std::fs::read(dir.join(".env")).unwrap();
-    env.with_state(&[
-        "deploy",
-        "lifecycle",
-        "--name",
-        "dt-one",
-        "--domain",
-        "one.example.com",
-        "--timeout",
-        "60",
-    ])
-    .assert()
-    .success();
+    env.deploy("probe", "dt-one", 60).assert().success();
     assert_eq!(container_ids("berth-dt-one"), before);
     assert_eq!(std::fs::read(dir.join(".env")).unwrap(), secrets);
 
@@ -224,19 +187,10 @@ fn deploy_verify_drift_failure_and_purge() {
 
     // A failed start (the image cannot be had): reported, recorded, the allocation stays
     // usable. Compose 2.40 exits 0 after such a pull failure; verification catches it.
-    env.with_state(&[
-        "deploy",
-        "broken",
-        "--name",
-        "dt-two",
-        "--domain",
-        "two.example.com",
-        "--timeout",
-        "20",
-    ])
-    .assert()
-    .code(1)
-    .stdout(contains("container declared running, actual missing"));
+    env.deploy("broken", "dt-two", 20)
+        .assert()
+        .code(1)
+        .stdout(contains("container declared running, actual missing"));
     let apps = env.ls();
     let broken = apps
         .as_array()
@@ -253,16 +207,7 @@ fn deploy_verify_drift_failure_and_purge() {
     // Killed midway (after rendering and users, before the containers start): the next
     // deploy converges.
     let killed = env
-        .with_state(&[
-            "deploy",
-            "lifecycle",
-            "--name",
-            "dt-three",
-            "--domain",
-            "three.example.com",
-            "--timeout",
-            "60",
-        ])
+        .deploy("probe", "dt-three", 60)
         .env(
             "BERTH_TEST_ABORT_AT_STEP",
             "starting containers and waiting for health",
@@ -270,18 +215,7 @@ fn deploy_verify_drift_failure_and_purge() {
         .output()
         .unwrap();
     assert!(!killed.status.success());
-    env.with_state(&[
-        "deploy",
-        "lifecycle",
-        "--name",
-        "dt-three",
-        "--domain",
-        "three.example.com",
-        "--timeout",
-        "60",
-    ])
-    .assert()
-    .success();
+    env.deploy("probe", "dt-three", 60).assert().success();
     env.with_state(&["verify", "dt-three"]).assert().success();
     env.with_state(&["remove", "dt-three", "--purge"])
         .assert()
@@ -304,18 +238,7 @@ fn deploy_verify_drift_failure_and_purge() {
         );
     }
     assert_eq!(env.ls(), Value::Array(vec![]));
-    env.with_state(&[
-        "deploy",
-        "lifecycle",
-        "--name",
-        "dt-one",
-        "--domain",
-        "one.example.com",
-        "--timeout",
-        "60",
-    ])
-    .assert()
-    .success();
+    env.deploy("probe", "dt-one", 60).assert().success();
     let again = env.ls();
     assert!(
         again[0]["uid_base"].as_u64().unwrap() <= broken_base,

@@ -13,43 +13,6 @@ use std::process::{Command, Output};
 
 use common::{berth, build_image, engine, ok, run};
 
-const TEMPLATE: &str = r#"app: probe
-version: 1
-title: Probe
-description: A busybox web server and a sidecar, for engine tests.
-secrets:
-  TOKEN:
-    description: a secret
-services:
-  web:
-    role: web
-    image: berth-test/busybox:1.35.0
-    profile: none
-    ports:
-      - container: 8080
-        proxy: true
-    data:
-      - name: www
-        path: /www
-    limits: {memory: 64m, cpus: 0.5, pids: 32}
-    healthcheck:
-      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
-      interval: 2s
-      start_period: 2s
-    environment:
-      TOKEN: "{{secret:TOKEN}}"
-    command: ["sh", "-c", "echo written-by-app > /www/app.txt; exec httpd -f -p 8080 -h /www"]
-  cache:
-    role: sidecar
-    image: berth-test/busybox:1.35.0
-    profile: none
-    limits: {memory: 32m, cpus: 0.25, pids: 16}
-    healthcheck:
-      test: ["CMD", "true"]
-      interval: 2s
-    command: ["sh", "-c", "echo cache > /tmp/index.html && exec httpd -f -p 6379 -h /tmp"]
-"#;
-
 /// A started app; `docker compose down` when dropped, also when an assertion failed.
 struct App {
     name: String,
@@ -99,8 +62,7 @@ fn start(catalog: &Path, work: &Path, compose: &Path, name: &str, port: u16) -> 
     let uid = manifest["services"]["web"]["uid"].as_u64().unwrap() as u32;
     let www = dir.join("data/web/www");
     std::fs::create_dir_all(&www).unwrap();
-    std::fs::write(www.join("index.html"), "hello\n").unwrap();
-    for p in [&www, &www.join("index.html"), &dir.join("data/web")] {
+    for p in [&www, &dir.join("data/web")] {
         std::os::unix::fs::chown(p, Some(uid), Some(uid)).unwrap();
     }
     use std::os::unix::fs::PermissionsExt;
@@ -154,7 +116,7 @@ fn rendered_stacks_are_hardened_on_a_real_engine() {
     let work = tempfile::tempdir().unwrap();
     let catalog = work.path().join("catalog");
     std::fs::create_dir_all(&catalog).unwrap();
-    std::fs::write(catalog.join("probe.yaml"), TEMPLATE).unwrap();
+    std::fs::write(catalog.join("probe.yaml"), common::PROBE_TEMPLATE).unwrap();
     let a = start(&catalog, work.path(), &compose, "etest-a", 18931);
     let b = start(&catalog, work.path(), &compose, "etest-b", 18932);
     let (web, cache, other) = (
@@ -228,7 +190,7 @@ fn rendered_stacks_are_hardened_on_a_real_engine() {
     );
     assert_eq!(inspect(cache, "{{len .HostConfig.PortBindings}}"), "0");
     let body = ok(Command::new("wget").args(["-q", "-O", "-", "http://127.0.0.1:18931/"]));
-    assert_eq!(body, "hello\n");
+    assert_eq!(body, "up\n");
 
     // Networks: the app reaches its sidecar; another app reaches neither the sidecar nor
     // the web service.

@@ -85,6 +85,17 @@ pub struct PortRecord {
     pub protocol: String,
 }
 
+impl std::fmt::Display for PortRecord {
+    /// `127.0.0.1:8080->80/tcp`, as Docker shows a binding.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}->{}/{}",
+            self.host_ip, self.host_port, self.container_port, self.protocol
+        )
+    }
+}
+
 /// Directory (relative to the app directory) for a service's data path.
 pub fn data_dir(service: &str, name: &str) -> String {
     format!("data/{service}/{name}")

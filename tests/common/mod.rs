@@ -180,3 +180,42 @@ pub fn build_image() {
         .stdin(stdout));
     assert!(tar.wait().unwrap().success());
 }
+
+/// The test catalog's app for the engine tests: a busybox web service that writes into its
+/// data directory, and a sidecar serving on 6379, both on the test image.
+pub const PROBE_TEMPLATE: &str = r#"app: probe
+version: 1
+title: Probe
+description: A busybox web server and a sidecar, for engine tests.
+secrets:
+  TOKEN:
+    description: a secret
+services:
+  web:
+    role: web
+    image: berth-test/busybox:1.35.0
+    profile: none
+    ports:
+      - container: 8080
+        proxy: true
+    data:
+      - name: www
+        path: /www
+    limits: {memory: 64m, cpus: 0.5, pids: 32}
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
+      interval: 2s
+      start_period: 2s
+    environment:
+      TOKEN: "{{secret:TOKEN}}"
+    command: ["sh", "-c", "echo up > /www/index.html; echo written-by-app > /www/app.txt; exec httpd -f -p 8080 -h /www"]
+  cache:
+    role: sidecar
+    image: berth-test/busybox:1.35.0
+    profile: none
+    limits: {memory: 32m, cpus: 0.25, pids: 16}
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 2s
+    command: ["sh", "-c", "echo cache > /tmp/index.html && exec httpd -f -p 6379 -h /tmp"]
+"#;
