@@ -650,6 +650,17 @@ fn audit_cmd(args: AuditArgs) -> Result<i32> {
     let report = berth::ops::audit::run(&request)?;
     let color = args.out.is_none()
         && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
+    if args.format == ReportFormat::Text && args.out.is_none() {
+        // Streamed: a report of hundreds of thousands of findings is never held twice.
+        use std::io::Write;
+        let stdout = std::io::stdout();
+        let mut sink = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+        let _ = berth::report::text::write(&mut sink, &report, args.verbose, color);
+        let _ = sink.flush();
+        let code = report.exit_code(args.fail_on);
+        std::mem::forget(report);
+        return Ok(code);
+    }
     let text = match args.format {
         ReportFormat::Text => berth::report::text::render(&report, args.verbose, color),
         ReportFormat::Json => berth::report::json::render(&report),

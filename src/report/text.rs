@@ -47,27 +47,39 @@ fn finding(out: &mut String, f: &Finding, verbose: bool, color: bool) {
     }
 }
 
-/// Findings are formatted independently, so a large report is formatted in parallel
-/// (chunks keep the order).
-fn lines(findings: &[&Finding], verbose: bool, color: bool) -> String {
+/// Findings are formatted independently, so a large report is formatted in parallel,
+/// chunk by chunk, and each chunk goes to the output as it is (no second copy of it all).
+fn lines(out: &mut dyn std::io::Write, findings: &[&Finding], verbose: bool, color: bool) -> std::io::Result<()> {
     use rayon::prelude::*;
-    findings
-        .par_chunks(4096)
-        .map(|chunk| {
-            let mut s = String::with_capacity(chunk.len() * 120);
-            for f in chunk {
-                finding(&mut s, f, verbose, color);
-            }
-            s
-        })
-        .collect::<Vec<String>>()
-        .concat()
+    for group in findings.chunks(64 * 1024) {
+        let parts: Vec<String> = group
+            .par_chunks(4096)
+            .map(|chunk| {
+                let mut s = String::with_capacity(chunk.len() * 120);
+                for f in chunk {
+                    finding(&mut s, f, verbose, color);
+                }
+                s
+            })
+            .collect();
+        for part in parts {
+            out.write_all(part.as_bytes())?;
+        }
+    }
+    Ok(())
 }
 
 /// `color`: whether to emit ANSI styles (the CLI asks anstream, which honours NO_COLOR,
 /// CLICOLOR_FORCE and whether stdout is a terminal).
 pub fn render(report: &Report, verbose: bool, color: bool) -> String {
-    let mut out = String::with_capacity(report.findings.len() * 120);
+    let mut out = Vec::new();
+    let _ = write(&mut out, report, verbose, color);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The report, written to `sink` as it is formatted.
+pub fn write(sink: &mut dyn std::io::Write, report: &Report, verbose: bool, color: bool) -> std::io::Result<()> {
+    let mut out = String::new();
     let bold = if color {
         Style::new().bold()
     } else {
@@ -84,12 +96,16 @@ pub fn render(report: &Report, verbose: bool, color: bool) -> String {
             "{bold}Fix now{bold:#} ({} critical or high)",
             urgent.len()
         );
-        out.push_str(&lines(&urgent, true, color));
+        sink.write_all(out.as_bytes())?;
+        out.clear();
+        lines(sink, &urgent, true, color)?;
         out.push('\n');
     }
     if !later.is_empty() {
         let _ = writeln!(out, "{bold}Nice to have{bold:#} ({})", later.len());
-        out.push_str(&lines(&later, verbose, color));
+        sink.write_all(out.as_bytes())?;
+        out.clear();
+        lines(sink, &later, verbose, color)?;
         out.push('\n');
     }
     let suppressed: Vec<&Finding> = report
@@ -112,5 +128,5 @@ pub fn render(report: &Report, verbose: bool, color: bool) -> String {
         out.push('\n');
     }
     let _ = writeln!(out, "{bold}{}{bold:#}", report.summary());
-    out
+    sink.write_all(out.as_bytes())
 }
