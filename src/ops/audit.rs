@@ -151,7 +151,11 @@ pub fn run(req: &Request) -> Result<Report> {
         })
     });
     let mut report = Report::default();
-    let total: usize = results.iter().filter_map(|r| r.as_ref().ok()).map(|a| a.findings.len()).sum();
+    let total: usize = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|a| a.findings.len())
+        .sum();
     report.findings.reserve_exact(total + 64);
     for result in results.into_iter().chain(daemon) {
         match result {

@@ -49,7 +49,12 @@ fn finding(out: &mut String, f: &Finding, verbose: bool, color: bool) {
 
 /// Findings are formatted independently, so a large report is formatted in parallel,
 /// chunk by chunk, and each chunk goes to the output as it is (no second copy of it all).
-fn lines(out: &mut dyn std::io::Write, findings: &[&Finding], verbose: bool, color: bool) -> std::io::Result<()> {
+fn lines(
+    out: &mut dyn std::io::Write,
+    findings: &[&Finding],
+    verbose: bool,
+    color: bool,
+) -> std::io::Result<()> {
     use rayon::prelude::*;
     for group in findings.chunks(64 * 1024) {
         let parts: Vec<String> = group
@@ -78,7 +83,12 @@ pub fn render(report: &Report, verbose: bool, color: bool) -> String {
 }
 
 /// The report, written to `sink` as it is formatted.
-pub fn write(sink: &mut dyn std::io::Write, report: &Report, verbose: bool, color: bool) -> std::io::Result<()> {
+pub fn write(
+    sink: &mut dyn std::io::Write,
+    report: &Report,
+    verbose: bool,
+    color: bool,
+) -> std::io::Result<()> {
     let mut out = String::new();
     let bold = if color {
         Style::new().bold()
