@@ -114,6 +114,9 @@ struct DeployArgs {
     /// Seconds to wait for every service to be healthy.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
+    /// Root prefix for the host changes (nginx site, firewall); commands run only with /.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    host_root: PathBuf,
     #[command(flatten)]
     state: StateArgs,
 }
@@ -455,6 +458,7 @@ fn deploy_cmd(template: &Template, args: &DeployArgs) -> Result<i32> {
         seed: secret_seed(None)?,
         now: now(),
         timeout: std::time::Duration::from_secs(args.timeout),
+        host_root: args.host_root.clone(),
         step: &step,
     };
     let result = berth::ops::deploy::deploy(&request);
@@ -486,16 +490,17 @@ fn deploy_cmd(template: &Template, args: &DeployArgs) -> Result<i32> {
                 d.service, d.layer, d.field, d.declared, d.actual
             );
         }
-        println!("{}", deployed.app.status);
-        if deployed.differences.is_empty() {
-            println!(
-                "next: `berth host apply --apps {}` installs its nginx site and firewall rules",
-                deployed
-                    .dir
-                    .parent()
-                    .map_or(String::new(), |p| p.display().to_string())
-            );
+        for a in &deployed.host {
+            for (path, change) in &a.files {
+                if *change != berth::fsx::Change::Unchanged {
+                    println!("  {:<16} {change:?} /{path}", a.item);
+                }
+            }
+            for c in &a.commands {
+                println!("  {:<16} $ {}  -> {}", a.item, c.argv.join(" "), c.outcome);
+            }
         }
+        println!("{}", deployed.app.status);
     }
     Ok(if deployed.differences.is_empty() {
         0
@@ -511,6 +516,7 @@ fn host_options(args: &HostArgs) -> berth::ops::host::Options {
         ssh_allow: args.ssh_allow.clone(),
         apps: args.apps.clone(),
         restart_docker: args.restart_docker,
+        only: Vec::new(),
         stamp: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs().to_string())

@@ -14,6 +14,7 @@ use serde_json::Value;
 struct Env {
     catalog: tempfile::TempDir,
     state: tempfile::TempDir,
+    host: tempfile::TempDir,
     compose: std::path::PathBuf,
 }
 
@@ -34,7 +35,7 @@ impl Env {
     fn deploy(&self, app: &str, name: &str, timeout: u32) -> assert_cmd::Command {
         let domain = format!("{name}.example.com");
         let timeout = timeout.to_string();
-        self.with_state(&[
+        let mut cmd = self.with_state(&[
             "deploy",
             app,
             "--name",
@@ -43,7 +44,10 @@ impl Env {
             &domain,
             "--timeout",
             &timeout,
-        ])
+        ]);
+        // The host changes (nginx site, firewall) go to a scratch root, never this machine's.
+        cmd.arg("--host-root").arg(self.host.path());
+        cmd
     }
 
     fn ls(&self) -> Value {
@@ -89,6 +93,7 @@ fn deploy_verify_drift_failure_and_purge() {
     let env = Env {
         catalog: tempfile::tempdir().unwrap(),
         state: tempfile::tempdir().unwrap(),
+        host: tempfile::tempdir().unwrap(),
         compose,
     };
     std::fs::write(
@@ -138,6 +143,14 @@ fn deploy_verify_drift_failure_and_purge() {
     let body =
         ok(Command::new("wget").args(["-q", "-O", "-", &format!("http://127.0.0.1:{port}/")]));
     assert_eq!(body, "up\n");
+    // The host side went through the baseline: the nginx site proxies to the app's port
+    // (the firewall commands are listed, not run: the root is not /).
+    let site = std::fs::read_to_string(env.host.path().join("etc/nginx/conf.d/berth-dt-one.conf"))
+        .unwrap();
+    assert!(
+        site.contains(&format!("proxy_pass http://127.0.0.1:{port};")),
+        "{site}"
+    );
     env.with_state(&["verify", "dt-one"])
         .assert()
         .success()

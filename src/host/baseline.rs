@@ -17,6 +17,9 @@ pub const UFW_CONF: &str = "etc/ufw/ufw.conf";
 pub const DOCKER_SOCKET: &str = "var/run/docker.sock";
 pub const APPARMOR_ENABLED: &str = "sys/module/apparmor/parameters/enabled";
 
+/// The items a deployment changes on the host (its nginx site and firewall rules).
+pub const DEPLOY_ITEMS: &[&str] = &["firewall (ufw)", "nginx sites"];
+
 pub fn nginx_site(app: &str) -> String {
     format!("etc/nginx/conf.d/berth-{app}.conf")
 }

@@ -26,6 +26,8 @@ pub struct DeployRequest<'a> {
     pub seed: SecretSeed,
     pub now: i64,
     pub timeout: Duration,
+    /// Root prefix for the host changes a deployment makes (nginx site, firewall).
+    pub host_root: PathBuf,
     /// Called at each step, for the progress display.
     pub step: &'a dyn Fn(&str),
 }
@@ -36,6 +38,8 @@ pub struct Deployed {
     pub dir: PathBuf,
     pub users: Vec<String>,
     pub differences: Vec<Difference>,
+    /// What the host baseline did for this deployment (nginx site, firewall rules).
+    pub host: Vec<super::host::Applied>,
 }
 
 /// The default state directory: /var/lib/berth as root, the XDG state dir otherwise.
@@ -223,10 +227,24 @@ pub fn deploy(req: &DeployRequest) -> Result<Deployed> {
         }
         step("verifying");
         let verified = verify::verify(&req.name, &dir)?;
-        Ok((users, verified.differences))
+        // The host side goes through the same baseline as `berth host apply`: every app's
+        // nginx site and firewall rules, from the apps directory.
+        let mut host = Vec::new();
+        if verified.differences.is_empty() {
+            step("installing the nginx site and firewall rules");
+            let (_, applied, _) = super::host::apply(&super::host::Options {
+                root: req.host_root.clone(),
+                apps: vec![req.state_dir.join("apps")],
+                stamp: req.now.to_string(),
+                only: crate::host::baseline::DEPLOY_ITEMS.to_vec(),
+                ..Default::default()
+            })?;
+            host = applied;
+        }
+        Ok((users, verified.differences, host))
     })();
     match result {
-        Ok((users, differences)) => {
+        Ok((users, differences, host)) => {
             let outcome = if differences.is_empty() {
                 "deployed"
             } else {
@@ -244,6 +262,7 @@ pub fn deploy(req: &DeployRequest) -> Result<Deployed> {
                 dir,
                 users,
                 differences,
+                host,
             })
         }
         Err(e) => {

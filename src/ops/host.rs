@@ -25,6 +25,8 @@ pub struct Options {
     pub restart_docker: bool,
     /// Stamp naming this run's backup set (a time, from the caller).
     pub stamp: String,
+    /// Apply only these baseline items (by name); empty: all of them.
+    pub only: Vec<&'static str>,
 }
 
 pub const BACKUPS: &str = "var/lib/berth/host-backups";
@@ -241,7 +243,10 @@ fn abort_hook() -> Option<usize> {
 }
 
 pub fn apply(opts: &Options) -> Result<(Vec<Item>, Vec<Applied>, Option<PathBuf>)> {
-    let (inputs, items) = plan(opts)?;
+    let (inputs, mut items) = plan(opts)?;
+    if !opts.only.is_empty() {
+        items.retain(|i| opts.only.contains(&i.name));
+    }
     let root = &opts.root;
     let changes: Vec<&baseline::FileChange> = items
         .iter()
