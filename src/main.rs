@@ -26,8 +26,12 @@ rotated logs, pinned images, web ports on 127.0.0.1 behind nginx, sidecars on an
 network, and secrets in a 0600 .env.",
     after_help = "Examples:\n  berth catalog list\n  berth catalog show nextcloud\n  \
 berth render nextcloud --name cloud --domain cloud.example.com --out ./cloud\n  \
-berth render postgres --name pg --out ./pg --port 15432\n\n\
-Exit codes: 0 success, 1 an operation failed (I/O), 2 bad input (nothing was written)."
+berth audit ./stacks --format html --out report.html\n  \
+berth host plan --root /tmp/host\n  \
+berth deploy nextcloud --name cloud --domain cloud.example.com\n  \
+berth verify cloud\n\n\
+Exit codes: 0 success, 1 an operation failed (I/O) or, for audit and verify, something to \
+fix was found, 2 bad input (nothing was written)."
 )]
 struct Cli {
     /// Use the app templates in DIR instead of the built-in catalog.
