@@ -155,17 +155,25 @@ pub fn containers(project: &str) -> Result<Vec<Value>> {
     })
 }
 
+/// The container's main process in our /proc, when the engine runs in our PID namespace:
+/// the host's /proc/<pid> is the container's only if it sits in the container's cgroup.
+fn host_pid(container: &Value) -> Option<i64> {
+    let pid = container["State"]["Pid"].as_i64().filter(|p| *p > 0)?;
+    let id = container["Id"].as_str()?;
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .is_ok_and(|c| c.contains(id))
+        .then_some(pid)
+}
+
 /// The kernel's view of a process: /proc/<pid>/status, from the host when the engine runs
 /// in our PID namespace, else from inside the container (its PID 1).
 pub fn proc_status(container: &Value) -> Option<String> {
-    let pid = container["State"]["Pid"].as_i64().filter(|p| *p > 0)?;
-    let host = std::fs::read_to_string(format!("/proc/{pid}/status")).ok();
-    let id = container["Id"].as_str()?;
-    // The host's /proc/<pid> is the container's only if it sits in the container's cgroup.
-    let ours = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| c.contains(id));
-    if let (Some(status), true) = (host, ours) {
-        return Some(status);
+    let from_host = host_pid(container)
+        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok());
+    if from_host.is_some() {
+        return from_host;
     }
+    let id = container["Id"].as_str()?;
     let out = Command::new("docker")
         .args(["exec", id, "cat", "/proc/1/status"])
         .output()
@@ -178,12 +186,7 @@ pub fn proc_status(container: &Value) -> Option<String> {
 /// The namespaces (ipc, net, pid, uts, mnt) that the container's process shares with this
 /// process's own, when its /proc entry is readable from here.
 pub fn shared_namespaces(container: &Value) -> Option<Vec<String>> {
-    let pid = container["State"]["Pid"].as_i64().filter(|p| *p > 0)?;
-    let id = container["Id"].as_str()?;
-    let ours = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| c.contains(id));
-    if !ours {
-        return None;
-    }
+    let pid = host_pid(container)?;
     let shared = ["ipc", "net", "pid", "uts", "mnt"]
         .iter()
         .filter(|ns| {

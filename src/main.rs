@@ -432,6 +432,7 @@ fn run(cli: Cli) -> Result<i32> {
     Ok(0)
 }
 
+/// Seconds since the epoch: the one clock the commands read (backup stamps, state times).
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -521,10 +522,7 @@ fn host_options(args: &HostArgs) -> berth::ops::host::Options {
         apps: args.apps.clone(),
         restart_docker: args.restart_docker,
         only: Vec::new(),
-        stamp: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs().to_string())
-            .unwrap_or_else(|_| "0".into()),
+        stamp: now().to_string(),
     }
 }
 
@@ -706,10 +704,7 @@ fn write_report(path: &std::path::Path, text: &str) -> Result<()> {
             dir.display()
         )));
     }
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs().to_string())
-        .unwrap_or_else(|_| "0".into());
+    let stamp = now().to_string();
     let mut backups = berth::fsx::Backups::new(&dir, &dir.join(".berth/backup"), &stamp);
     berth::fsx::write_file(path, text.as_bytes(), 0o644, &mut backups)?;
     Ok(())
@@ -765,12 +760,7 @@ fn print_rule(r: &Rule) {
     println!("{}\n", r.title);
     println!("Why: {}\n", r.why);
     println!("Fix: {}\n", r.fix);
-    let refs = [
-        ("CIS Docker Benchmark v1.6.0", r.refs.cis),
-        ("KICS", r.refs.kics),
-        ("compose-lint", r.refs.compose_lint),
-    ];
-    for (name, ids) in refs {
+    for (name, ids) in r.refs.named() {
         if !ids.is_empty() {
             println!("{name}: {}", ids.join(", "));
         }
@@ -941,10 +931,7 @@ fn render_cmd(template: &Template, args: &RenderArgs) -> Result<RenderOutcome> {
         settings: parse_settings(&args.set)?,
     };
     let seed = secret_seed(args.secret_seed.as_deref())?;
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs().to_string())
-        .unwrap_or_else(|_| "0".into());
+    let stamp = now().to_string();
     render::render(template, &request, &args.out, &seed, &stamp)
 }
 

@@ -129,10 +129,7 @@ fn deploy_verify_drift_failure_and_purge() {
     let env_file = std::fs::metadata(dir.join(".env")).unwrap();
     assert_eq!(env_file.permissions().mode() & 0o777, 0o600);
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
-    let running_as_root = std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    let running_as_root = berth::ops::running_as_root();
     if running_as_root {
         assert!(
             passwd.contains(&format!("berth-dt-one-web:x:{web_uid}:{web_uid}:")),

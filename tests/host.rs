@@ -228,10 +228,7 @@ fn ssh_lockout_is_refused() {
     );
     // Tests may run as root: then disabling root login over an SSH session is refused too,
     // until forced.
-    let is_root = std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    let is_root = berth::ops::running_as_root();
     if is_root {
         host(
             &["apply", "--ssh-allow", "192.0.2.0/24", "10.0.0.0/8"],

@@ -53,6 +53,17 @@ pub struct References {
     pub compose_lint: &'static [&'static str],
 }
 
+impl References {
+    /// Each source of references with its display name, in a fixed order.
+    pub fn named(&self) -> [(&'static str, &'static [&'static str]); 3] {
+        [
+            ("CIS Docker Benchmark v1.6.0", self.cis),
+            ("KICS", self.kics),
+            ("compose-lint", self.compose_lint),
+        ]
+    }
+}
+
 pub const NO_REFS: References = References {
     cis: &[],
     kics: &[],

@@ -44,7 +44,7 @@ pub struct Deployed {
 
 /// The default state directory: /var/lib/berth as root, the XDG state dir otherwise.
 pub fn default_state_dir() -> PathBuf {
-    if is_root() {
+    if super::running_as_root() {
         return PathBuf::from("/var/lib/berth");
     }
     std::env::var_os("XDG_STATE_HOME")
@@ -52,17 +52,6 @@ pub fn default_state_dir() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
         .unwrap_or_else(|| PathBuf::from(".berth-state"))
         .join("berth")
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 /// UIDs in /etc/passwd that are not berth's: never reused.
@@ -88,7 +77,7 @@ fn user_name(app: &str, service: &str, uid: u32) -> String {
 /// shadow tools; without them the numeric IDs still isolate the service, and that is said.
 fn ensure_users(manifest: &Manifest) -> Result<Vec<String>> {
     let mut made = Vec::new();
-    if !is_root() {
+    if !super::running_as_root() {
         return Ok(made);
     }
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
@@ -139,7 +128,7 @@ fn ensure_users(manifest: &Manifest) -> Result<Vec<String>> {
 }
 
 fn remove_users(manifest: &Manifest) {
-    if !is_root() {
+    if !super::running_as_root() {
         return;
     }
     for (service, record) in &manifest.services {
@@ -157,7 +146,7 @@ fn prepare_dirs(dir: &Path, manifest: &Manifest) -> Result<()> {
             std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o750))
                 .map_err(|e| Error::io(&path, e))?;
-            if is_root() {
+            if super::running_as_root() {
                 std::os::unix::fs::chown(&path, Some(record.uid), Some(record.gid))
                     .map_err(|e| Error::io(&path, e))?;
                 if let Some(parent) = path.parent() {
@@ -166,7 +155,7 @@ fn prepare_dirs(dir: &Path, manifest: &Manifest) -> Result<()> {
             }
         }
     }
-    if is_root()
+    if super::running_as_root()
         && let Some(first) = manifest.services.values().map(|s| s.uid).min()
     {
         let env = dir.join(".env");

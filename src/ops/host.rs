@@ -108,14 +108,7 @@ fn load_apps(dirs: &[PathBuf]) -> Result<Vec<App>> {
 fn session() -> Option<SshSession> {
     let conn = std::env::var("SSH_CONNECTION").ok()?;
     let client = conn.split_whitespace().next()?.parse().ok()?;
-    let as_root = fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false);
+    let as_root = super::running_as_root();
     Some(SshSession { client, as_root })
 }
 

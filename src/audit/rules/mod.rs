@@ -72,12 +72,9 @@ pub fn markdown() -> String {
             r.why,
             r.fix
         );
-        let refs = [
-            ("CIS Docker Benchmark v1.6.0", r.refs.cis),
-            ("KICS", r.refs.kics),
-            ("compose-lint", r.refs.compose_lint),
-        ];
-        let listed: Vec<String> = refs
+        let listed: Vec<String> = r
+            .refs
+            .named()
             .iter()
             .filter(|(_, ids)| !ids.is_empty())
             .map(|(name, ids)| format!("{name}: {}", ids.join(", ")))
