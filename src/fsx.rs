@@ -106,7 +106,8 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32, backups: &mut Backups) -
     }
 }
 
-fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+/// Writes a file that is new by construction (nothing to back up), atomically.
+pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     // A bare file name has an empty parent, which means the current directory.
     let dir = path
         .parent()

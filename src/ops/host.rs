@@ -268,12 +268,7 @@ pub fn apply(opts: &Options) -> Result<(Vec<Item>, Vec<Applied>, Option<PathBuf>
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
             .map_err(|e| Error::io(dir, e))?;
         let text = serde_json::to_string_pretty(&entries).unwrap_or_default();
-        fsx::write_file(
-            &dir.join("manifest.json"),
-            text.as_bytes(),
-            0o600,
-            &mut Backups::new(dir, &dir.join(".unused"), "0"),
-        )?;
+        fsx::write_new(&dir.join("manifest.json"), text.as_bytes(), 0o600)?;
     }
     let abort_after = abort_hook();
     let mut writes = 0usize;
