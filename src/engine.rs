@@ -157,7 +157,7 @@ pub fn containers(project: &str) -> Result<Vec<Value>> {
 
 /// The container's main process in our /proc, when the engine runs in our PID namespace:
 /// the host's /proc/<pid> is the container's only if it sits in the container's cgroup.
-fn host_pid(container: &Value) -> Option<i64> {
+pub fn host_pid(container: &Value) -> Option<i64> {
     let pid = container["State"]["Pid"].as_i64().filter(|p| *p > 0)?;
     let id = container["Id"].as_str()?;
     std::fs::read_to_string(format!("/proc/{pid}/cgroup"))

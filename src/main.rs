@@ -397,6 +397,9 @@ fn run(cli: Cli) -> Result<i32> {
                         d.service, d.container, d.layer, d.field, d.declared, d.actual
                     );
                 }
+                for u in &verified.unchecked {
+                    println!("not checked: {u}");
+                }
                 println!(
                     "{} container(s), {} difference(s)",
                     verified.containers,
@@ -494,6 +497,9 @@ fn deploy_cmd(template: &Template, args: &DeployArgs) -> Result<i32> {
                 "  {} {}: {} declared {}, actual {}",
                 d.service, d.layer, d.field, d.declared, d.actual
             );
+        }
+        for u in &deployed.unchecked {
+            println!("  not checked: {u}");
         }
         for a in &deployed.host {
             for (path, change) in &a.files {

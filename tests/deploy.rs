@@ -90,6 +90,10 @@ fn deploy_verify_drift_failure_and_purge() {
         return;
     };
     build_image();
+    // A run that failed midway may have left its hand-started drift container.
+    let _ = Command::new("docker")
+        .args(["rm", "-f", "berth-dt-one-web-drift"])
+        .output();
     let env = Env {
         catalog: tempfile::tempdir().unwrap(),
         state: tempfile::tempdir().unwrap(),
@@ -159,6 +163,65 @@ fn deploy_verify_drift_failure_and_purge() {
     env.deploy("probe", "dt-one", 60).assert().success();
     assert_eq!(container_ids("berth-dt-one"), before);
     assert_eq!(std::fs::read(dir.join(".env")).unwrap(), secrets);
+
+    // A changed template and a changed flag update the stack in place: the changed service
+    // is recreated with the new limit, data, UIDs, port and secrets stay.
+    std::fs::write(dir.join("data/web/www/kept.txt"), "kept\n").unwrap();
+    let cache_before =
+        ok(Command::new("docker").args(["ps", "-q", "--filter", "name=berth-dt-one-cache"]));
+    std::fs::write(
+        env.catalog.path().join("probe.yaml"),
+        common::PROBE_TEMPLATE.replace("memory: 64m", "memory: 96m"),
+    )
+    .unwrap();
+    let mut changed = env.with_state(&[
+        "deploy",
+        "probe",
+        "--name",
+        "dt-one",
+        "--domain",
+        "moved.example.com",
+        "--timeout",
+        "60",
+    ]);
+    changed
+        .arg("--host-root")
+        .arg(env.host.path())
+        .assert()
+        .success();
+    assert_ne!(container_ids("berth-dt-one"), before, "web recreated");
+    assert_eq!(
+        ok(Command::new("docker").args(["ps", "-q", "--filter", "name=berth-dt-one-cache"])),
+        cache_before,
+        "an unchanged service is left running"
+    );
+    let memory = ok(Command::new("docker").args([
+        "inspect",
+        "--format",
+        "{{.HostConfig.Memory}}",
+        "berth-dt-one-web-1",
+    ]));
+    assert_eq!(memory.trim(), (96 * 1024 * 1024).to_string());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("data/web/www/kept.txt")).unwrap(),
+        "kept\n"
+    );
+    let after: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("berth.json")).unwrap()).unwrap();
+    for service in ["web", "cache"] {
+        let uid = |m: &Value| m["services"][service]["uid"].clone();
+        assert_eq!(uid(&after), uid(&manifest), "{service} keeps its UID");
+    }
+    assert_eq!(std::fs::read(dir.join(".env")).unwrap(), secrets);
+    assert_eq!(env.ls()[0]["port"], app["port"]);
+    let site = std::fs::read_to_string(env.host.path().join("etc/nginx/conf.d/berth-dt-one.conf"))
+        .unwrap();
+    assert!(site.contains("server_name moved.example.com;"), "{site}");
+    std::fs::write(
+        env.catalog.path().join("probe.yaml"),
+        common::PROBE_TEMPLATE,
+    )
+    .unwrap();
 
     // Drift: a container started by hand in the project, with a capability and a writable root.
     ok(Command::new("docker").args([
@@ -230,6 +293,38 @@ fn deploy_verify_drift_failure_and_purge() {
     env.with_state(&["remove", "dt-three", "--purge"])
         .assert()
         .success();
+
+    // Two deploy processes at once: each gets its own UID block and port, both start.
+    let (four, five) = std::thread::scope(|s| {
+        let four = s.spawn(|| env.deploy("probe", "dt-four", 90).output().unwrap());
+        let five = s.spawn(|| env.deploy("probe", "dt-five", 90).output().unwrap());
+        (four.join().unwrap(), five.join().unwrap())
+    });
+    for out in [&four, &five] {
+        assert!(
+            out.status.success(),
+            "concurrent deploy failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let apps = env.ls();
+    let pick = |name: &str| {
+        apps.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let (four, five) = (pick("dt-four"), pick("dt-five"));
+    assert_ne!(four["uid_base"], five["uid_base"]);
+    assert_ne!(four["port"], five["port"]);
+    for name in ["dt-four", "dt-five"] {
+        env.with_state(&["remove", name, "--purge"])
+            .assert()
+            .success();
+    }
 
     // Purge: containers, data, users and allocations go; the UID block is free again.
     env.with_state(&["remove", "dt-two", "--purge"])

@@ -9,15 +9,20 @@ use serde_json::{Map, Value, json};
 
 use crate::audit::daemon_config;
 
+/// The open-files limit berth gives containers by default: enough for databases and
+/// Node apps, bounded so one container cannot hold a million descriptors.
+pub const NOFILE: u64 = 65536;
+
 /// What berth wants in daemon.json, in the order it adds them.
-pub fn managed() -> Vec<(&'static str, Value)> {
+pub fn managed(facts: &HostFacts) -> Vec<(&'static str, Value)> {
+    let nofile = facts.nofile_ceiling.map_or(NOFILE, |c| c.min(NOFILE));
     vec![
         ("live-restore", json!(true)),
         ("userland-proxy", json!(false)),
         ("no-new-privileges", json!(true)),
         (
             "default-ulimits",
-            json!({"nofile": {"Name": "nofile", "Hard": 65536, "Soft": 65536}}),
+            json!({"nofile": {"Name": "nofile", "Hard": nofile, "Soft": nofile}}),
         ),
         ("log-driver", json!("json-file")),
         ("log-opts", json!({"max-size": "10m", "max-file": "3"})),
@@ -32,6 +37,32 @@ pub struct HostFacts {
     pub swarm_active: bool,
     /// A storage driver other than overlay2 holds data (/var/lib/docker/<driver> exists).
     pub other_storage_driver: Option<String>,
+    /// The most open files the engine can give a container, when it cannot raise its own
+    /// limit (see [`nofile_ceiling`]); `None` when unknown or not bounded.
+    pub nofile_ceiling: Option<u64>,
+}
+
+/// The highest nofile a container of this engine can get, from dockerd's /proc/PID/status
+/// and /proc/PID/limits. runc sets the container's rlimit from a process that inherits the
+/// engine's limits (containerd and its shim are the engine's children unless run apart);
+/// raising a hard limit needs CAP_SYS_RESOURCE, which an engine in an unprivileged LXC
+/// container or a rootless engine does not have. There, asking for more than the hard limit
+/// makes every container start fail ("error setting rlimit type 7: operation not permitted").
+pub fn nofile_ceiling(status: &str, limits: &str) -> Option<u64> {
+    const CAP_SYS_RESOURCE: u32 = 24;
+    let cap_eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())?;
+    if cap_eff & (1 << CAP_SYS_RESOURCE) != 0 {
+        return None;
+    }
+    let hard = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))?
+        .split_whitespace()
+        .nth(1)?;
+    hard.parse().ok()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -98,7 +129,7 @@ pub fn merge(
     let mut notes = Vec::new();
     let forced = |key: &str| force.iter().any(|f| f == key);
 
-    for (key, wanted) in managed() {
+    for (key, wanted) in managed(facts) {
         if key == "live-restore" && facts.swarm_active {
             notes.push(
                 "live-restore is not added: this node is in Swarm mode, and dockerd refuses \
@@ -154,6 +185,9 @@ pub fn merge(
             }
         }
     }
+    if let Some(ceiling) = facts.nofile_ceiling {
+        nofile_notes(&doc, ceiling, &mut notes);
+    }
     if doc.get("userland-proxy") == Some(&json!(false)) {
         notes.push(
             "userland-proxy false: ports published on 127.0.0.1 stay reachable from the host \
@@ -180,6 +214,29 @@ pub fn merge(
         conflicts,
         notes,
     })
+}
+
+/// Says why nofile is lower than usual, and warns when the file asks for more than the
+/// engine can give (every container start would fail).
+fn nofile_notes(doc: &Map<String, Value>, ceiling: u64, notes: &mut Vec<String>) {
+    let nofile = &doc.get("default-ulimits").and_then(|u| u.get("nofile"));
+    let asked = ["Soft", "Hard"]
+        .iter()
+        .filter_map(|k| nofile.and_then(|n| n.get(k)).and_then(Value::as_u64))
+        .max();
+    match asked {
+        Some(asked) if asked > ceiling => notes.push(format!(
+            "default-ulimits.nofile asks for {asked} open files, but the engine cannot raise its \
+             own limit above {ceiling} (no CAP_SYS_RESOURCE): every container start will fail \
+             with \"error setting rlimit type 7\"; `--force default-ulimits` sets {ceiling}"
+        )),
+        Some(_) if ceiling < NOFILE => notes.push(format!(
+            "default-ulimits.nofile is {ceiling}, not {NOFILE}: the engine cannot raise its own \
+             open-files limit (no CAP_SYS_RESOURCE, as in an unprivileged LXC container or a \
+             rootless engine), and containers cannot get more than it has"
+        )),
+        _ => {}
+    }
 }
 
 /// json-file rotation: with log-driver json-file (or unset, which means json-file), make
@@ -308,11 +365,67 @@ mod tests {
         let facts = HostFacts {
             swarm_active: true,
             other_storage_driver: Some("btrfs".into()),
+            nofile_ceiling: None,
         };
         let m = merge(None, &facts, &[]).unwrap();
         let v: Value = serde_json::from_str(&m.text).unwrap();
         assert!(v.get("live-restore").is_none());
         assert!(v.get("storage-driver").is_none());
         assert_eq!(m.notes.len(), 3);
+    }
+
+    const LIMITS: &str = "Limit                     Soft Limit           Hard Limit           Units     \n\
+Max cpu time              unlimited            unlimited            seconds   \n\
+Max open files            20000                20000                files     \n";
+
+    #[test]
+    fn the_ceiling_is_the_hard_limit_only_without_cap_sys_resource() {
+        // Read off this machine's dockerd: every capability but CAP_SYS_RESOURCE (bit 24).
+        let without = "Name:\tdockerd\nCapEff:\t000001fffeffffff\n";
+        let with = "Name:\tdockerd\nCapEff:\t000001ffffffffff\n";
+        assert_eq!(nofile_ceiling(without, LIMITS), Some(20000));
+        assert_eq!(nofile_ceiling(with, LIMITS), None);
+        let unlimited = LIMITS.replace("20000                20000", "unlimited unlimited");
+        assert_eq!(nofile_ceiling(without, &unlimited), None);
+        assert_eq!(nofile_ceiling("Name:\tdockerd\n", LIMITS), None, "unknown");
+    }
+
+    #[test]
+    fn nofile_never_exceeds_what_the_engine_can_give() {
+        let bounded = HostFacts {
+            nofile_ceiling: Some(20000),
+            ..HostFacts::default()
+        };
+        let m = merge(None, &bounded, &[]).unwrap();
+        let v: Value = serde_json::from_str(&m.text).unwrap();
+        assert_eq!(v["default-ulimits"]["nofile"]["Soft"], 20000);
+        assert_eq!(v["default-ulimits"]["nofile"]["Hard"], 20000);
+        assert!(
+            m.notes.iter().any(|n| n.contains("not 65536")),
+            "{:?}",
+            m.notes
+        );
+        // Re-planned on the same engine: nothing to do.
+        let again = merge(Some(&m.text), &bounded, &[]).unwrap();
+        assert!(again.added.is_empty() && again.conflicts.is_empty());
+        // A roomy engine is not lowered.
+        let roomy = HostFacts {
+            nofile_ceiling: Some(1 << 20),
+            ..HostFacts::default()
+        };
+        let v: Value = serde_json::from_str(&merge(None, &roomy, &[]).unwrap().text).unwrap();
+        assert_eq!(v["default-ulimits"]["nofile"]["Hard"], 65536);
+        // A file asking for more than the engine can give is a conflict, with the reason.
+        let unbounded = merge(None, &facts(), &[]).unwrap().text;
+        let m = merge(Some(&unbounded), &bounded, &[]).unwrap();
+        assert_eq!(m.conflicts[0].key, "default-ulimits");
+        assert!(
+            m.notes
+                .iter()
+                .any(|n| n.contains("every container start will fail"))
+        );
+        let forced = merge(Some(&unbounded), &bounded, &["default-ulimits".into()]).unwrap();
+        let v: Value = serde_json::from_str(&forced.text).unwrap();
+        assert_eq!(v["default-ulimits"]["nofile"]["Soft"], 20000);
     }
 }

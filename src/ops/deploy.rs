@@ -38,6 +38,8 @@ pub struct Deployed {
     pub dir: PathBuf,
     pub users: Vec<String>,
     pub differences: Vec<Difference>,
+    /// What verification could not check on this host, and why.
+    pub unchecked: Vec<String>,
     /// What the host baseline did for this deployment (nginx site, firewall rules).
     pub host: Vec<super::host::Applied>,
 }
@@ -230,10 +232,11 @@ pub fn deploy(req: &DeployRequest) -> Result<Deployed> {
             })?;
             host = applied;
         }
-        Ok((users, verified.differences, host))
+        Ok((users, verified, host))
     })();
     match result {
-        Ok((users, differences, host)) => {
+        Ok((users, verified, host)) => {
+            let differences = verified.differences;
             let outcome = if differences.is_empty() {
                 "deployed"
             } else {
@@ -251,6 +254,7 @@ pub fn deploy(req: &DeployRequest) -> Result<Deployed> {
                 dir,
                 users,
                 differences,
+                unchecked: verified.unchecked,
                 host,
             })
         }

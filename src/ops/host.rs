@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::fsx::{self, Backups, Change};
 use crate::host::baseline::{self, App, Cidr, Inputs, Item, Socket, SshSession, Status};
-use crate::host::daemon_json::HostFacts;
+use crate::host::daemon_json::{self, HostFacts};
 use crate::plan::Manifest;
 
 #[derive(Debug, Clone, Default)]
@@ -180,11 +180,13 @@ pub fn gather(opts: &Options) -> Result<Inputs> {
             .output()
             .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--validate"));
     tools.insert("dockerd-validate".into(), validate);
+    let nofile_ceiling = engine_nofile_ceiling(root, files[baseline::DAEMON_JSON].as_deref());
     Ok(Inputs {
         files,
         facts: HostFacts {
             swarm_active,
             other_storage_driver,
+            nofile_ceiling,
         },
         force: opts.force.clone(),
         ssh_allow,
@@ -195,6 +197,25 @@ pub fn gather(opts: &Options) -> Result<Inputs> {
         live,
         restart_docker: opts.restart_docker,
     })
+}
+
+/// The running engine's nofile ceiling: dockerd found through its pidfile (daemon.json's
+/// `pidfile`, else /var/run/docker.pid, under the root), its /proc entry read from here.
+fn engine_nofile_ceiling(root: &Path, daemon_json: Option<&str>) -> Option<u64> {
+    let configured = daemon_json
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+        .and_then(|v| v.get("pidfile")?.as_str().map(String::from));
+    let pidfile = configured.as_deref().unwrap_or("/var/run/docker.pid");
+    let pid: u32 = read(root, pidfile)?.trim().parse().ok()?;
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    // A stale pidfile may name some other process now.
+    if fs::read_to_string(proc.join("comm")).ok()?.trim() != "dockerd" {
+        return None;
+    }
+    daemon_json::nofile_ceiling(
+        &fs::read_to_string(proc.join("status")).ok()?,
+        &fs::read_to_string(proc.join("limits")).ok()?,
+    )
 }
 
 pub fn plan(opts: &Options) -> Result<(Inputs, Vec<Item>)> {

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::audit::posture::Posture;
+use crate::audit::posture::{MountKind, Posture};
 use crate::audit::rules::caps::normalize;
 use crate::compose::project::{self, RealFs};
 use crate::engine;
@@ -29,6 +29,38 @@ pub struct Difference {
 pub struct Verified {
     pub containers: usize,
     pub differences: Vec<Difference>,
+    /// What could not be checked on this host, and why (never silently skipped).
+    pub unchecked: Vec<String>,
+}
+
+/// The profile a service states (`apparmor=NAME` or `apparmor:NAME`).
+fn apparmor_profile(want: &Posture) -> Option<String> {
+    want.security_opt.iter().find_map(|o| {
+        let rest = o.value.strip_prefix("apparmor")?;
+        let name = rest.strip_prefix('=').or_else(|| rest.strip_prefix(':'))?;
+        Some(name.to_string())
+    })
+}
+
+/// The kernel's confinement label for a process, as /proc/PID/attr shows it
+/// (`docker-default (enforce)`); the AppArmor-specific file first, since a kernel that
+/// stacks several LSMs puts another one's label in attr/current.
+fn apparmor_label(pid: i64) -> Option<String> {
+    ["attr/apparmor/current", "attr/current"]
+        .iter()
+        .find_map(|f| std::fs::read_to_string(format!("/proc/{pid}/{f}")).ok())
+        .map(|l| l.trim_end_matches(['\0', '\n']).to_string())
+}
+
+/// Whether this kernel runs AppArmor (what `aa-enabled` reads).
+fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|v| v.trim() == "Y")
+}
+
+/// Compose's cpus as the engine stores them (NanoCpus).
+fn nano_cpus(cpus: &str) -> u64 {
+    cpus.parse::<f64>().map_or(0, |c| (c * 1e9).round() as u64)
 }
 
 fn cap_mask(caps: &BTreeSet<String>) -> u64 {
@@ -67,6 +99,8 @@ pub fn verify(name: &str, dir: &Path) -> Result<Verified> {
         .collect();
     let containers = engine::containers(&format!("berth-{name}"))?;
     let mut differences = Vec::new();
+    let mut unchecked = BTreeSet::new();
+    let apparmor_on = apparmor_enabled();
     for c in &containers {
         let service = c["Config"]["Labels"]["com.docker.compose.service"]
             .as_str()
@@ -179,6 +213,86 @@ pub fn verify(name: &str, dir: &Path) -> Result<Verified> {
             want_pids,
             hc["PidsLimit"].as_i64().unwrap_or(0).to_string(),
         );
+        let want_cpus = want.cpus.as_ref().map_or(0, |c| nano_cpus(&c.value));
+        diff(
+            "configured",
+            "NanoCpus",
+            want_cpus.to_string(),
+            hc["NanoCpus"].as_u64().unwrap_or(0).to_string(),
+        );
+        // Logging: the driver, and the rotation options the service states.
+        let want_driver = want
+            .logging_driver
+            .as_ref()
+            .map(|d| d.value.clone())
+            .unwrap_or_else(|| hc["LogConfig"]["Type"].as_str().unwrap_or("").to_string());
+        diff(
+            "configured",
+            "LogConfig.Type",
+            want_driver,
+            hc["LogConfig"]["Type"].as_str().unwrap_or("").to_string(),
+        );
+        for (key, value) in &want.logging_options {
+            diff(
+                "configured",
+                &format!("LogConfig.Config.{key}"),
+                value.value.clone(),
+                hc["LogConfig"]["Config"][key]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            );
+        }
+        // Mounts: each declared bind or volume at its target, with its access; binds from
+        // the same host path (a volume's engine name carries the project's prefix).
+        let show_mount = |target: &str, source: Option<&str>, rw: bool| {
+            let access = if rw { "rw" } else { "ro" };
+            match source {
+                Some(src) => format!("{src}:{target}:{access}"),
+                None => format!("{target}:{access}"),
+            }
+        };
+        let want_mounts: BTreeSet<String> = want
+            .mounts
+            .iter()
+            .filter(|m| m.value.kind != MountKind::Tmpfs)
+            .map(|m| {
+                let source = (m.value.kind == MountKind::Bind)
+                    .then_some(m.value.source.as_deref())
+                    .flatten();
+                show_mount(&m.value.target, source, !m.value.read_only)
+            })
+            .collect();
+        let got_mounts: BTreeSet<String> = c["Mounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                let source = (m["Type"] == "bind").then(|| m["Source"].as_str().unwrap_or(""));
+                show_mount(
+                    m["Destination"].as_str().unwrap_or(""),
+                    source,
+                    m["RW"].as_bool().unwrap_or(false),
+                )
+            })
+            .collect();
+        diff(
+            "configured",
+            "Mounts",
+            format!("{want_mounts:?}"),
+            format!("{got_mounts:?}"),
+        );
+        let want_apparmor = apparmor_profile(want);
+        // Without AppArmor in the kernel the engine drops the profile (AppArmorProfile is
+        // empty); that is reported as unchecked below, not as drift.
+        if let Some(profile) = want_apparmor.as_ref().filter(|_| apparmor_on) {
+            diff(
+                "configured",
+                "AppArmorProfile",
+                profile.clone(),
+                c["AppArmorProfile"].as_str().unwrap_or("").to_string(),
+            );
+        }
         let want_ports: BTreeSet<String> = want
             .ports
             .iter()
@@ -277,6 +391,28 @@ pub fn verify(name: &str, dir: &Path) -> Result<Verified> {
             "2".into(),
             status_field(&status, "Seccomp:").unwrap_or_default(),
         );
+        if let Some(profile) = &want_apparmor {
+            match (apparmor_on, engine::host_pid(c).and_then(apparmor_label)) {
+                (true, Some(label)) => diff(
+                    "enforced",
+                    "AppArmor",
+                    format!("{profile} (enforce)"),
+                    label,
+                ),
+                (true, None) => diff(
+                    "enforced",
+                    "AppArmor",
+                    format!("{profile} (enforce)"),
+                    "unreadable (/proc/PID/attr of another PID namespace)".into(),
+                ),
+                (false, _) => {
+                    unchecked.insert(format!(
+                        "AppArmor: this kernel does not run AppArmor, so the stated profile \
+                         {profile} is not enforced (`berth host status` reports it)"
+                    ));
+                }
+            }
+        }
         // A namespace the process shares with berth's own (the host's) is not isolated.
         if let Some(shared) = engine::shared_namespaces(c) {
             diff(
@@ -307,5 +443,19 @@ pub fn verify(name: &str, dir: &Path) -> Result<Verified> {
     Ok(Verified {
         containers: containers.len(),
         differences,
+        unchecked: unchecked.into_iter().collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpus_are_stored_as_nanocpus() {
+        assert_eq!(nano_cpus("0.5"), 500_000_000);
+        assert_eq!(nano_cpus("2"), 2_000_000_000);
+        assert_eq!(nano_cpus("0.1"), 100_000_000);
+        assert_eq!(nano_cpus("many"), 0);
+    }
 }

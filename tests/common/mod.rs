@@ -137,6 +137,11 @@ pub fn ok(cmd: &mut Command) -> String {
 
 /// A root filesystem like a real image's (/tmp 1777, /run root 0755), with busybox.
 pub fn build_image() {
+    build_image_on(None);
+}
+
+/// [`build_image`] into the engine at `docker_host` (a `unix://` address), or the default one.
+pub fn build_image_on(docker_host: Option<&str>) {
     let busybox = ["/bin/busybox", "/usr/bin/busybox"]
         .into_iter()
         .find(|p| Path::new(p).is_file())
@@ -175,9 +180,11 @@ pub fn build_image() {
         .spawn()
         .unwrap();
     let stdout = tar.stdout.take().unwrap();
-    ok(Command::new("docker")
-        .args(["import", "-", IMAGE])
-        .stdin(stdout));
+    let mut import = Command::new("docker");
+    if let Some(host) = docker_host {
+        import.env("DOCKER_HOST", host);
+    }
+    ok(import.args(["import", "-", IMAGE]).stdin(stdout));
     assert!(tar.wait().unwrap().success());
 }
 
