@@ -34,9 +34,9 @@ pub struct Verified {
 }
 
 /// The profile a service states (`apparmor=NAME` or `apparmor:NAME`).
-fn apparmor_profile(want: &Posture) -> Option<String> {
-    want.security_opt.iter().find_map(|o| {
-        let rest = o.value.strip_prefix("apparmor")?;
+fn apparmor_profile<'a>(security_opt: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    security_opt.into_iter().find_map(|o| {
+        let rest = o.strip_prefix("apparmor")?;
         let name = rest.strip_prefix('=').or_else(|| rest.strip_prefix(':'))?;
         Some(name.to_string())
     })
@@ -50,6 +50,26 @@ fn apparmor_label(pid: i64) -> Option<String> {
         .iter()
         .find_map(|f| std::fs::read_to_string(format!("/proc/{pid}/{f}")).ok())
         .map(|l| l.trim_end_matches(['\0', '\n']).to_string())
+}
+
+/// The kernel's AppArmor view against the stated profile: `Ok(Some((declared, actual)))`
+/// to compare (a complain-mode or unconfined label differs), `Err` when it cannot be
+/// checked on this host.
+fn apparmor_enforced(
+    profile: &str,
+    kernel_has_apparmor: bool,
+    label: Option<String>,
+) -> std::result::Result<Option<(String, String)>, String> {
+    if !kernel_has_apparmor {
+        return Err(format!(
+            "AppArmor: this kernel does not run AppArmor, so the stated profile {profile} is \
+             not enforced (`berth host status` reports it)"
+        ));
+    }
+    let declared = format!("{profile} (enforce)");
+    let actual =
+        label.unwrap_or_else(|| "unreadable (/proc/PID/attr of another PID namespace)".into());
+    Ok(Some((declared, actual)))
 }
 
 /// Whether this kernel runs AppArmor (what `aa-enabled` reads).
@@ -282,7 +302,7 @@ pub fn verify(name: &str, dir: &Path) -> Result<Verified> {
             format!("{want_mounts:?}"),
             format!("{got_mounts:?}"),
         );
-        let want_apparmor = apparmor_profile(want);
+        let want_apparmor = apparmor_profile(want.security_opt.iter().map(|o| o.value.as_str()));
         // Without AppArmor in the kernel the engine drops the profile (AppArmorProfile is
         // empty); that is reported as unchecked below, not as drift.
         if let Some(profile) = want_apparmor.as_ref().filter(|_| apparmor_on) {
@@ -392,24 +412,14 @@ pub fn verify(name: &str, dir: &Path) -> Result<Verified> {
             status_field(&status, "Seccomp:").unwrap_or_default(),
         );
         if let Some(profile) = &want_apparmor {
-            match (apparmor_on, engine::host_pid(c).and_then(apparmor_label)) {
-                (true, Some(label)) => diff(
-                    "enforced",
-                    "AppArmor",
-                    format!("{profile} (enforce)"),
-                    label,
-                ),
-                (true, None) => diff(
-                    "enforced",
-                    "AppArmor",
-                    format!("{profile} (enforce)"),
-                    "unreadable (/proc/PID/attr of another PID namespace)".into(),
-                ),
-                (false, _) => {
-                    unchecked.insert(format!(
-                        "AppArmor: this kernel does not run AppArmor, so the stated profile \
-                         {profile} is not enforced (`berth host status` reports it)"
-                    ));
+            let label = apparmor_on
+                .then(|| engine::host_pid(c).and_then(apparmor_label))
+                .flatten();
+            match apparmor_enforced(profile, apparmor_on, label) {
+                Ok(Some((declared, actual))) => diff("enforced", "AppArmor", declared, actual),
+                Ok(None) => {}
+                Err(why) => {
+                    unchecked.insert(why);
                 }
             }
         }
@@ -450,6 +460,40 @@ pub fn verify(name: &str, dir: &Path) -> Result<Verified> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn apparmor_is_compared_with_the_kernels_label_or_said_unchecked() {
+        let same = apparmor_enforced(
+            "docker-default",
+            true,
+            Some("docker-default (enforce)".into()),
+        );
+        let (declared, actual) = same.unwrap().unwrap();
+        assert_eq!(declared, actual);
+        for label in ["docker-default (complain)", "unconfined"] {
+            let (declared, actual) = apparmor_enforced("docker-default", true, Some(label.into()))
+                .unwrap()
+                .unwrap();
+            assert_ne!(declared, actual, "{label}");
+        }
+        let unreadable = apparmor_enforced("docker-default", true, None)
+            .unwrap()
+            .unwrap();
+        assert!(unreadable.1.starts_with("unreadable"));
+        let off = apparmor_enforced("docker-default", false, None).unwrap_err();
+        assert!(off.contains("does not run AppArmor"), "{off}");
+    }
+
+    #[test]
+    fn the_stated_profile_is_read_in_either_spelling() {
+        for opts in [
+            ["no-new-privileges:true", "apparmor=web"],
+            ["apparmor:web", "label=x"],
+        ] {
+            assert_eq!(apparmor_profile(opts).as_deref(), Some("web"));
+        }
+        assert_eq!(apparmor_profile(["seccomp=x"]), None);
+    }
 
     #[test]
     fn cpus_are_stored_as_nanocpus() {
