@@ -1,51 +1,53 @@
 //! Runs the rules over a loaded project or a daemon.json and applies suppressions.
 //! Architecture invariant: pure; the CLI reads files, this turns them into findings.
 
-use std::path::{Path, PathBuf};
-
-use serde::Serialize;
+use std::cmp::Ordering;
+use std::path::Path;
+use std::sync::Arc;
 
 use super::daemon_config;
 use super::posture::Posture;
-use super::rule::{Check, Hit, ProjectFacts, Rule, Severity};
+use super::rule::{Check, Hit, Message, ProjectFacts, Rule, Severity};
 use super::rules::{self, meta};
 use super::suppress::{self, Config};
 use crate::compose::node::Loc;
 use crate::compose::project::{LoadError, Project};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Finding {
-    #[serde(rename = "rule", serialize_with = "rule_id")]
     pub rule: &'static Rule,
     pub severity: Severity,
-    pub path: PathBuf,
+    /// Shared by every finding of the file (a report holds hundreds of thousands).
+    pub path: Arc<Path>,
     pub line: u32,
     pub column: u32,
-    pub service: Option<String>,
-    pub message: String,
+    pub service: Option<Arc<str>>,
+    /// Read through [`Finding::message`] (it names the service).
+    pub message: Message,
     /// The reason, when a suppression covers this finding.
-    pub suppressed: Option<String>,
-}
-
-fn rule_id<S: serde::Serializer>(rule: &&'static Rule, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(rule.id)
+    pub suppressed: Option<Arc<str>>,
 }
 
 impl Finding {
+    /// What the finding says, in full.
+    pub fn message(&self) -> std::borrow::Cow<'_, str> {
+        self.message.text(self.service.as_deref())
+    }
+
     fn new(
         rule: &'static Rule,
-        path: &Path,
+        path: &Arc<Path>,
         loc: Loc,
-        service: Option<&str>,
-        message: String,
+        service: Option<&Arc<str>>,
+        message: Message,
     ) -> Self {
         Finding {
             rule,
             severity: rule.severity,
-            path: path.to_path_buf(),
+            path: Arc::clone(path),
             line: loc.line,
             column: loc.col,
-            service: service.map(str::to_string),
+            service: service.cloned(),
             message,
             suppressed: None,
         }
@@ -79,9 +81,12 @@ pub fn audit_project(project: &Project, config: &Config) -> Vec<Finding> {
         .map(|s| Posture::from_compose(s, &project.dir))
         .collect();
     let facts = facts(project, &postures);
-    let mut findings = Vec::new();
+    let paths: Vec<Arc<Path>> = project.files.iter().map(|f| Arc::from(&*f.path)).collect();
+    let path_of = |file: u32| &paths[file as usize];
+    let mut findings = Vec::with_capacity(postures.len() * 12);
     let mut hits = Vec::new();
     for posture in &postures {
+        let service: Arc<str> = Arc::from(posture.name.as_str());
         for rule in rules::all() {
             if let Check::Service(check) = rule.check {
                 hits.clear();
@@ -89,9 +94,9 @@ pub fn audit_project(project: &Project, config: &Config) -> Vec<Finding> {
                 for Hit { loc, message } in hits.drain(..) {
                     findings.push(Finding::new(
                         rule,
-                        project.path_of(loc.file),
+                        path_of(loc.file),
                         loc,
-                        Some(&posture.name),
+                        Some(&service),
                         message,
                     ));
                 }
@@ -101,13 +106,14 @@ pub fn audit_project(project: &Project, config: &Config) -> Vec<Finding> {
     for (loc, missing) in &project.missing {
         findings.push(Finding::new(
             &meta::VARIABLE_REQUIRED_UNSET,
-            project.path_of(loc.file),
+            path_of(loc.file),
             *loc,
             None,
             format!(
                 "${{{}}} is required but not set ({})",
                 missing.variable, missing.message
-            ),
+            )
+            .into(),
         ));
     }
     // Inline suppressions, file by file.
@@ -139,29 +145,31 @@ pub fn audit_project(project: &Project, config: &Config) -> Vec<Finding> {
             if let Some(problem) = invalid {
                 findings.push(Finding::new(
                     &meta::SUPPRESSION_INVALID,
-                    &file.path,
+                    path_of(id as u32),
                     loc,
                     None,
-                    format!("suppression {problem}"),
+                    format!("suppression {problem}").into(),
                 ));
                 if s.reason.is_none() {
                     continue;
                 }
             }
+            let reason: Option<Arc<str>> = s.reason.as_deref().map(Arc::from);
             for f in findings.iter_mut() {
-                if f.path == file.path
+                if Arc::ptr_eq(&f.path, path_of(id as u32))
                     && f.line >= s.first
                     && f.line <= s.last
                     && s.rules.iter().any(|r| r == f.rule.id)
                     && f.suppressed.is_none()
                 {
-                    f.suppressed = s.reason.clone();
+                    f.suppressed = reason.clone();
                 }
             }
         }
     }
     apply_config(&mut findings, config);
     sort(&mut findings);
+    findings.shrink_to_fit();
     findings
 }
 
@@ -174,12 +182,13 @@ pub fn audit_daemon(path: &Path, text: &str, config: &Config) -> Result<Vec<Find
     })?;
     let mut findings = Vec::new();
     let mut hits = Vec::new();
+    let path: Arc<Path> = Arc::from(path);
     for rule in rules::all() {
         if let Check::Daemon(check) = rule.check {
             hits.clear();
             check(&doc, &mut hits);
             for Hit { loc, message } in hits.drain(..) {
-                findings.push(Finding::new(rule, path, loc, None, message));
+                findings.push(Finding::new(rule, &path, loc, None, message));
             }
         }
     }
@@ -193,9 +202,10 @@ fn apply_config(findings: &mut [Finding], config: &Config) {
         let Some(reason) = entry.reason.as_ref().filter(|r| !r.trim().is_empty()) else {
             continue;
         };
+        let reason: Arc<str> = Arc::from(reason.as_str());
         for f in findings.iter_mut().filter(|f| f.suppressed.is_none()) {
             if entry.matches(f.rule.id, f.service.as_deref(), &f.path) {
-                f.suppressed = Some(reason.clone());
+                f.suppressed = Some(Arc::clone(&reason));
             }
         }
     }
@@ -226,20 +236,21 @@ pub fn check_daemon_file(path: &Path, meta: FileMeta) -> Option<Finding> {
     (!problems.is_empty()).then(|| {
         Finding::new(
             &rules::daemon::CONFIG_PERMISSIONS,
-            path,
+            &Arc::from(path),
             Loc {
                 file: 0,
                 line: 1,
                 col: 1,
             },
             None,
-            format!("{} is {}", path.display(), problems.join(" and ")),
+            format!("{} is {}", path.display(), problems.join(" and ")).into(),
         )
     })
 }
 
 /// Findings about the suppression config file itself (no reason, unknown rule).
 pub fn check_config(path: &Path, config: &Config) -> Vec<Finding> {
+    let path: Arc<Path> = Arc::from(path);
     config
         .suppress
         .iter()
@@ -258,18 +269,25 @@ pub fn check_config(path: &Path, config: &Config) -> Vec<Finding> {
             };
             Some(Finding::new(
                 &meta::SUPPRESSION_INVALID,
-                path,
+                &path,
                 loc,
                 None,
-                format!("suppression {problem}"),
+                format!("suppression {problem}").into(),
             ))
         })
         .collect()
 }
 
+/// File order, then position, then rule. Findings of one file share their path, so the
+/// (component-wise, slow) path comparison is skipped for them.
 pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        (&a.path, a.line, a.column, a.rule.id).cmp(&(&b.path, b.line, b.column, b.rule.id))
+        let by_path = if Arc::ptr_eq(&a.path, &b.path) {
+            Ordering::Equal
+        } else {
+            a.path.cmp(&b.path)
+        };
+        by_path.then_with(|| (a.line, a.column, a.rule.id).cmp(&(b.line, b.column, b.rule.id)))
     });
 }
 

@@ -2,6 +2,7 @@
 //! with its check. `berth rules`, the JSON and SARIF rule metadata and the docs all come
 //! from these declarations.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Serialize;
@@ -74,7 +75,60 @@ pub const NO_REFS: References = References {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
     pub loc: Loc,
-    pub message: String,
+    pub message: Message,
+}
+
+/// What a hit says. Most service rules say "service NAME <phrase>", often with a fixed
+/// phrase: that is kept as the phrase alone (the name is the finding's service), so a
+/// corpus audit's hundreds of thousands of findings need no text of their own.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    /// "service NAME " followed by this phrase.
+    About(Cow<'static, str>),
+    Plain(Box<str>),
+}
+
+/// A message about the service the rule looked at: "service NAME {phrase}".
+pub fn about(phrase: impl Into<Cow<'static, str>>) -> Message {
+    Message::About(phrase.into())
+}
+
+impl From<String> for Message {
+    fn from(text: String) -> Self {
+        Message::Plain(text.into_boxed_str())
+    }
+}
+
+impl From<&'static str> for Message {
+    fn from(text: &'static str) -> Self {
+        Message::Plain(text.into())
+    }
+}
+
+impl Message {
+    /// Appends the full text, naming `service` where the message is about it.
+    pub fn write(&self, service: Option<&str>, out: &mut String) {
+        match self {
+            Message::About(phrase) => {
+                out.push_str("service ");
+                out.push_str(service.unwrap_or("?"));
+                out.push(' ');
+                out.push_str(phrase);
+            }
+            Message::Plain(text) => out.push_str(text),
+        }
+    }
+
+    pub fn text(&self, service: Option<&str>) -> Cow<'_, str> {
+        match self {
+            Message::Plain(text) => Cow::Borrowed(text),
+            about => {
+                let mut out = String::new();
+                about.write(service, &mut out);
+                Cow::Owned(out)
+            }
+        }
+    }
 }
 
 /// Facts about the whole project a service rule may need.

@@ -151,24 +151,20 @@ pub fn run(req: &Request) -> Result<Report> {
         })
     });
     let mut report = Report::default();
-    let total: usize = results
-        .iter()
-        .filter_map(|r| r.as_ref().ok())
-        .map(|a| a.findings.len())
-        .sum();
-    report.findings.reserve_exact(total + 64);
     for result in results.into_iter().chain(daemon) {
         match result {
             Ok(a) => {
                 report.files += a.files;
                 report.services += a.services;
-                report.findings.extend(a.findings);
+                report.findings.push_chunk(a.findings);
             }
             Err(e) => report.errors.push(e),
         }
     }
     if let Some(path) = &req.config {
-        report.findings.extend(engine::check_config(path, &config));
+        report
+            .findings
+            .push_chunk(engine::check_config(path, &config));
     }
     // Projects come in path order (sorted walk, order-keeping parallel collect) and each
     // project's findings are sorted, so the report is already in order: no global sort.

@@ -41,7 +41,7 @@ struct FindingOut<'a> {
     line: u32,
     column: u32,
     service: Option<&'a str>,
-    message: &'a str,
+    message: std::borrow::Cow<'a, str>,
     references: &'static References,
     suppressed: Option<Suppressed<'a>>,
 }
@@ -86,7 +86,7 @@ pub fn render(report: &Report) -> String {
                 line: f.line,
                 column: f.column,
                 service: f.service.as_deref(),
-                message: &f.message,
+                message: f.message(),
                 references: &f.rule.refs,
                 suppressed: f.suppressed.as_deref().map(|reason| Suppressed { reason }),
             }

@@ -14,11 +14,62 @@ use crate::compose::project::LoadError;
 
 #[derive(Debug, Clone, Default)]
 pub struct Report {
-    pub findings: Vec<Finding>,
+    pub findings: Findings,
     /// Inputs that could not be read (exit code 2).
     pub errors: Vec<LoadError>,
     pub files: usize,
     pub services: usize,
+}
+
+/// A report's findings, kept as each project's list (in order): a corpus audit holds
+/// hundreds of thousands, and joining them into one list would copy them all again.
+#[derive(Debug, Clone, Default)]
+pub struct Findings {
+    chunks: Vec<Vec<Finding>>,
+    len: usize,
+}
+
+impl Findings {
+    /// Appends one project's (or file's) findings after the others.
+    pub fn push_chunk(&mut self, chunk: Vec<Finding>) {
+        self.len += chunk.len();
+        if !chunk.is_empty() {
+            self.chunks.push(chunk);
+        }
+    }
+
+    /// Each project's findings, in report order.
+    pub fn chunks(&self) -> &[Vec<Finding>] {
+        &self.chunks
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Finding> + Clone {
+        self.chunks.iter().flatten()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl<'a> IntoIterator for &'a Findings {
+    type Item = &'a Finding;
+    type IntoIter = std::iter::Flatten<std::slice::Iter<'a, Vec<Finding>>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.chunks.iter().flatten()
+    }
+}
+
+impl From<Vec<Finding>> for Findings {
+    fn from(chunk: Vec<Finding>) -> Self {
+        let mut f = Findings::default();
+        f.push_chunk(chunk);
+        f
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
@@ -39,10 +90,15 @@ impl Report {
     /// Active findings split into "fix now" (critical, high) and "nice to have", each
     /// worst first and in file order within a severity.
     pub fn grouped(&self) -> (Vec<&Finding>, Vec<&Finding>) {
-        let (mut urgent, mut later): (Vec<&Finding>, Vec<&Finding>) =
-            self.active().partition(|f| f.severity.is_urgent());
-        urgent.sort_by_key(|f| std::cmp::Reverse(f.severity));
-        later.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        // One pass into a bucket per severity keeps file order within each: what a stable
+        // sort by severity gives, without sorting hundreds of thousands of findings.
+        let mut buckets: [Vec<&Finding>; 5] = Default::default();
+        for f in self.active() {
+            buckets[f.severity as usize].push(f);
+        }
+        let [info, low, medium, high, critical] = buckets;
+        let urgent = [critical, high].concat();
+        let later = [medium, low, info].concat();
         (urgent, later)
     }
 

@@ -88,14 +88,14 @@ pub fn render(report: &Report) -> String {
                 .rule_id(f.rule.id)
                 .rule_index(index as i64)
                 .level(level(f.severity))
-                .message(Message::builder().text(f.message.clone()).build())
+                .message(Message::builder().text(f.message().into_owned()).build())
                 .locations(vec![location]);
             match &f.suppressed {
                 Some(reason) => base
                     .suppressions(vec![
                         Suppression::builder()
                             .kind(json!("inSource"))
-                            .justification(reason.clone())
+                            .justification(reason.to_string())
                             .build(),
                     ])
                     .build(),

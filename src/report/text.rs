@@ -24,45 +24,93 @@ fn style(sev: Severity, color: bool) -> Style {
     Style::new().fg_color(Some(color.into())).bold()
 }
 
-fn finding(out: &mut String, f: &Finding, verbose: bool, color: bool) {
-    let s = style(f.severity, color);
-    let dim = if color {
-        Style::new().dimmed()
-    } else {
-        Style::new()
-    };
-    let _ = writeln!(
-        out,
-        "{s}{:>8}{s:#} {}:{}:{}  {}  {dim}[{}]{dim:#}",
-        f.severity.as_str(),
-        f.path.display(),
-        f.line,
-        f.column,
-        f.message,
-        f.rule.id
-    );
-    if verbose {
-        let _ = writeln!(out, "         why: {}", f.rule.why);
-        let _ = writeln!(out, "         fix: {}", f.rule.fix);
+/// The ANSI codes around a severity and a rule id, rendered once per section.
+struct Paint {
+    sev: (String, String),
+    dim: (String, String),
+}
+
+impl Paint {
+    fn new(severity: Severity, color: bool) -> Self {
+        let s = style(severity, color);
+        let dim = if color {
+            Style::new().dimmed()
+        } else {
+            Style::new()
+        };
+        let pair = |st: Style| (st.render().to_string(), st.render_reset().to_string());
+        Paint {
+            sev: pair(s),
+            dim: pair(dim),
+        }
     }
 }
 
-/// Findings are formatted independently, so a large report is formatted in parallel,
-/// chunk by chunk, and each chunk goes to the output as it is (no second copy of it all).
+/// One finding's lines. Written piece by piece rather than through `format!`: a corpus
+/// report is hundreds of thousands of these.
+fn finding(out: &mut String, path: &str, f: &Finding, verbose: bool, paint: &Paint) {
+    let mut num = itoa::Buffer::new();
+    let sev = f.severity.as_str();
+    out.push_str(&paint.sev.0);
+    out.extend(std::iter::repeat_n(' ', 8usize.saturating_sub(sev.len())));
+    out.push_str(sev);
+    out.push_str(&paint.sev.1);
+    out.push(' ');
+    out.push_str(path);
+    out.push(':');
+    out.push_str(num.format(f.line));
+    out.push(':');
+    out.push_str(num.format(f.column));
+    out.push_str("  ");
+    f.message.write(f.service.as_deref(), out);
+    out.push_str("  ");
+    out.push_str(&paint.dim.0);
+    out.push('[');
+    out.push_str(f.rule.id);
+    out.push(']');
+    out.push_str(&paint.dim.1);
+    out.push('\n');
+    if verbose {
+        for (label, text) in [
+            ("         why: ", f.rule.why),
+            ("         fix: ", f.rule.fix),
+        ] {
+            out.push_str(label);
+            out.push_str(text);
+            out.push('\n');
+        }
+    }
+}
+
+/// Writes the active findings of `severity`, in report order. Findings are formatted
+/// independently, so projects are formatted in parallel, a window at a time, and each
+/// window goes to the output as it is: memory stays bounded however large the report.
 fn lines(
     out: &mut dyn std::io::Write,
-    findings: &[&Finding],
+    report: &Report,
+    severity: Severity,
     verbose: bool,
     color: bool,
 ) -> std::io::Result<()> {
     use rayon::prelude::*;
-    for group in findings.chunks(64 * 1024) {
-        let parts: Vec<String> = group
-            .par_chunks(4096)
+    let paint = Paint::new(severity, color);
+    for window in report.findings.chunks().chunks(256) {
+        let parts: Vec<String> = window
+            .par_iter()
             .map(|chunk| {
-                let mut s = String::with_capacity(chunk.len() * 120);
-                for f in chunk {
-                    finding(&mut s, f, verbose, color);
+                let mut s = String::new();
+                // A project's findings share a few paths: shown once per path, not per finding.
+                let mut shown: Option<(&Finding, std::borrow::Cow<str>)> = None;
+                for f in chunk
+                    .iter()
+                    .filter(|f| f.severity == severity && f.suppressed.is_none())
+                {
+                    let path = match &shown {
+                        Some((prev, p)) if std::sync::Arc::ptr_eq(&prev.path, &f.path) => p.clone(),
+                        _ => f.path.to_string_lossy(),
+                    };
+                    finding(&mut s, &path, f, verbose, &paint);
+                    shown = Some((f, path));
                 }
                 s
             })
@@ -99,23 +147,25 @@ pub fn write(
         let red = style(Severity::Critical, color);
         let _ = writeln!(out, "{red}   error{red:#} {e}");
     }
-    let (urgent, later) = report.grouped();
-    if !urgent.is_empty() {
-        let _ = writeln!(
-            out,
-            "{bold}Fix now{bold:#} ({} critical or high)",
-            urgent.len()
-        );
+    let counts = report.counts();
+    let urgent = counts.critical + counts.high;
+    if urgent > 0 {
+        let _ = writeln!(out, "{bold}Fix now{bold:#} ({urgent} critical or high)");
         sink.write_all(out.as_bytes())?;
         out.clear();
-        lines(sink, &urgent, true, color)?;
+        for severity in [Severity::Critical, Severity::High] {
+            lines(sink, report, severity, true, color)?;
+        }
         out.push('\n');
     }
-    if !later.is_empty() {
-        let _ = writeln!(out, "{bold}Nice to have{bold:#} ({})", later.len());
+    let later = counts.medium + counts.low + counts.info;
+    if later > 0 {
+        let _ = writeln!(out, "{bold}Nice to have{bold:#} ({later})");
         sink.write_all(out.as_bytes())?;
         out.clear();
-        lines(sink, &later, verbose, color)?;
+        for severity in [Severity::Medium, Severity::Low, Severity::Info] {
+            lines(sink, report, severity, verbose, color)?;
+        }
         out.push('\n');
     }
     let suppressed: Vec<&Finding> = report

@@ -1,7 +1,7 @@
 //! Capabilities, graded by what they let a container do to its host.
 
 use super::super::posture::Posture;
-use super::super::rule::{Check, Hit, References, Rule, Severity};
+use super::super::rule::{Check, Hit, References, Rule, Severity, about};
 
 /// Docker's default capability set (moby daemon/pkg/oci/caps/defaults.go).
 pub const DOCKER_DEFAULT: &[&str] = &[
@@ -101,7 +101,7 @@ fn caps_of_class(p: &Posture, want: CapClass, out: &mut Vec<Hit>, what: &str) {
         if class(&cap.value) == want {
             out.push(Hit {
                 loc: cap.loc,
-                message: format!("service {} adds {}: {what}", p.name, normalize(&cap.value)),
+                message: about(format!("adds {}: {what}", normalize(&cap.value))),
             });
         }
     }
@@ -128,7 +128,7 @@ pub const CAP_DROP_MISSING: Rule = Rule {
             let loc = p.cap_drop.first().map_or(p.loc, |c| c.loc);
             out.push(Hit {
                 loc,
-                message: format!("service {} does not drop all capabilities", p.name),
+                message: about("does not drop all capabilities"),
             });
         }
     }),
@@ -202,7 +202,7 @@ pub const CAP_ADD: Rule = Rule {
                 };
                 out.push(Hit {
                     loc: cap.loc,
-                    message: format!("service {} adds {name}: {what}", p.name),
+                    message: about(format!("adds {name}: {what}")),
                 });
             }
         }

@@ -19,11 +19,11 @@ fn want_bool(doc: &Node, key: &str, want: bool, message: &str, out: &mut Vec<Hit
         Some(v) if v.as_bool() == Some(want) => {}
         Some(v) => out.push(Hit {
             loc: v.loc,
-            message: message.to_string(),
+            message: message.to_string().into(),
         }),
         None => out.push(Hit {
             loc: top(doc),
-            message: format!("{message} (not set; dockerd's default applies)"),
+            message: format!("{message} (not set; dockerd's default applies)").into(),
         }),
     }
 }
@@ -145,7 +145,7 @@ pub const STORAGE_DRIVER: Rule = Rule {
         {
             out.push(Hit {
                 loc: v.loc,
-                message: format!("storage driver {s} is deprecated"),
+                message: format!("storage driver {s} is deprecated").into(),
             });
         }
     }),
@@ -208,7 +208,7 @@ pub const TCP_NO_TLS: Rule = Rule {
                 {
                     out.push(Hit {
                         loc: h.loc,
-                        message: format!("the Docker API listens on {s} without tlsverify"),
+                        message: format!("the Docker API listens on {s} without tlsverify").into(),
                     });
                 }
             }
@@ -232,7 +232,8 @@ pub const INSECURE_REGISTRIES: Rule = Rule {
                     message: format!(
                         "registry {} is allowed without TLS",
                         item.scalar().unwrap_or_default()
-                    ),
+                    )
+                    .into(),
                 });
             }
         }
@@ -288,7 +289,7 @@ pub const LOG_LEVEL: Rule = Rule {
         {
             out.push(Hit {
                 loc: v.loc,
-                message: format!("log-level is {s}"),
+                message: format!("log-level is {s}").into(),
             });
         }
     }),

@@ -1,7 +1,7 @@
 //! The root filesystem, host paths, the runtime socket, devices, tmpfs and shared volumes.
 
 use super::super::posture::{MountKind, Posture};
-use super::super::rule::{Check, Hit, References, Rule, Severity};
+use super::super::rule::{Check, Hit, References, Rule, Severity, about};
 
 /// Runtime control sockets: whoever reaches one controls every container and the host.
 const SOCKETS: &[&str] = &[
@@ -126,11 +126,11 @@ pub const READ_ONLY_ROOTFS: Rule = Rule {
         Some(r) if r.value => {}
         Some(r) => out.push(Hit {
             loc: r.loc,
-            message: format!("service {} has a writable root filesystem", p.name),
+            message: about("has a writable root filesystem"),
         }),
         None => out.push(Hit {
             loc: p.loc,
-            message: format!("service {} has a writable root filesystem", p.name),
+            message: about("has a writable root filesystem"),
         }),
     }),
 };
@@ -159,7 +159,7 @@ pub const DOCKER_SOCKET: Rule = Rule {
                 };
                 out.push(Hit {
                     loc: m.loc,
-                    message: format!("service {} mounts {src}, {what}", p.name),
+                    message: about(format!("mounts {src}, {what}")),
                 });
             }
         }
@@ -188,7 +188,7 @@ pub const HOST_PATH_ROOT_WRITABLE: Rule = Rule {
             {
                 out.push(Hit {
                     loc: m.loc,
-                    message: format!("service {} mounts host path {src} writable", p.name),
+                    message: about(format!("mounts host path {src} writable")),
                 });
             }
         }
@@ -232,7 +232,7 @@ pub const HOST_PATH_SENSITIVE: Rule = Rule {
                 };
                 out.push(Hit {
                     loc: m.loc,
-                    message: format!("service {} mounts {src}, {what}", p.name),
+                    message: about(format!("mounts {src}, {what}")),
                 });
             }
         }
@@ -258,10 +258,7 @@ pub const MOUNT_PROPAGATION: Rule = Rule {
             {
                 out.push(Hit {
                     loc: m.loc,
-                    message: format!(
-                        "service {} mounts {} with {prop} propagation",
-                        p.name, m.value.target
-                    ),
+                    message: about(format!("mounts {} with {prop} propagation", m.value.target)),
                 });
             }
         }
@@ -294,7 +291,7 @@ pub const DEVICES_RAW_DISK: Rule = Rule {
         for d in p.devices.iter().filter(|d| is_raw_disk(&d.value)) {
             out.push(Hit {
                 loc: d.loc,
-                message: format!("service {} gets host device {}", p.name, d.value),
+                message: about(format!("gets host device {}", d.value)),
             });
         }
     }),
@@ -317,7 +314,7 @@ pub const DEVICES: Rule = Rule {
         for d in p.devices.iter().filter(|d| !is_raw_disk(&d.value)) {
             out.push(Hit {
                 loc: d.loc,
-                message: format!("service {} gets host device {}", p.name, d.value),
+                message: about(format!("gets host device {}", d.value)),
             });
         }
     }),
@@ -345,12 +342,11 @@ pub const TMPFS_EXEC: Rule = Rule {
             if !bad.is_empty() {
                 out.push(Hit {
                     loc: t.loc,
-                    message: format!(
-                        "service {} mounts tmpfs {} with {}",
-                        p.name,
+                    message: about(format!(
+                        "mounts tmpfs {} with {}",
                         t.value.split(':').next().unwrap_or(""),
                         bad.join(",")
-                    ),
+                    )),
                 });
             }
         }
@@ -379,16 +375,15 @@ pub const SHARED_VOLUME: Rule = Rule {
             {
                 out.push(Hit {
                     loc: m.loc,
-                    message: format!(
-                        "service {} mounts volume {src} writable, as does {}",
-                        p.name,
+                    message: about(format!(
+                        "mounts volume {src} writable, as does {}",
                         users
                             .iter()
                             .filter(|u| **u != p.name)
                             .cloned()
                             .collect::<Vec<_>>()
                             .join(", ")
-                    ),
+                    )),
                 });
             }
         }

@@ -1,6 +1,6 @@
 //! Which user the process runs as.
 
-use super::super::rule::{Check, Hit, References, Rule, Severity};
+use super::super::rule::{Check, Hit, References, Rule, Severity, about};
 
 pub const USER_ROOT: Rule = Rule {
     id: "user-root",
@@ -20,7 +20,7 @@ pub const USER_ROOT: Rule = Rule {
             if name == "0" || name == "root" {
                 out.push(Hit {
                     loc: u.loc,
-                    message: format!("service {} runs as root ({})", p.name, u.value),
+                    message: about(format!("runs as root ({})", u.value)),
                 });
             }
         }
@@ -43,7 +43,7 @@ pub const USER_MISSING: Rule = Rule {
         if p.user.is_none() {
             out.push(Hit {
                 loc: p.loc,
-                message: format!("service {} runs as the image's default user", p.name),
+                message: about("runs as the image's default user"),
             });
         }
     }),

@@ -1,17 +1,17 @@
 //! Host namespaces and IPC.
 
-use super::super::posture::{Located, Posture};
-use super::super::rule::{Check, Hit, References, Rule, Severity};
+use super::super::posture::Located;
+use super::super::rule::{Check, Hit, References, Rule, Severity, about};
 
 fn is_host(v: &Option<Located<String>>) -> Option<&Located<String>> {
     v.as_ref().filter(|x| x.value.eq_ignore_ascii_case("host"))
 }
 
-fn host_ns(p: &Posture, field: &Option<Located<String>>, what: &str, out: &mut Vec<Hit>) {
+fn host_ns(field: &Option<Located<String>>, phrase: &'static str, out: &mut Vec<Hit>) {
     if let Some(v) = is_host(field) {
         out.push(Hit {
             loc: v.loc,
-            message: format!("service {} shares the host's {what}", p.name),
+            message: about(phrase),
         });
     }
 }
@@ -28,7 +28,9 @@ pub const HOST_NETWORK: Rule = Rule {
         kics: &["071a71ff-f868-47a4-ac0b-3c59e4ab5443"],
         compose_lint: &["CL-0008"],
     },
-    check: Check::Service(|p, _, out| host_ns(p, &p.network_mode, "network namespace", out)),
+    check: Check::Service(|p, _, out| {
+        host_ns(&p.network_mode, "shares the host's network namespace", out)
+    }),
 };
 
 pub const HOST_PID: Rule = Rule {
@@ -43,7 +45,7 @@ pub const HOST_PID: Rule = Rule {
         kics: &["4f31dd9f-2cc3-4751-9b53-67e4af83dac0"],
         compose_lint: &["CL-0010"],
     },
-    check: Check::Service(|p, _, out| host_ns(p, &p.pid, "PID namespace", out)),
+    check: Check::Service(|p, _, out| host_ns(&p.pid, "shares the host's PID namespace", out)),
 };
 
 pub const HOST_IPC: Rule = Rule {
@@ -58,7 +60,7 @@ pub const HOST_IPC: Rule = Rule {
         kics: &["baa3890f-bed7-46f5-ab8f-1da8fc91c729"],
         compose_lint: &["CL-0010"],
     },
-    check: Check::Service(|p, _, out| host_ns(p, &p.ipc, "IPC namespace", out)),
+    check: Check::Service(|p, _, out| host_ns(&p.ipc, "shares the host's IPC namespace", out)),
 };
 
 pub const HOST_UTS: Rule = Rule {
@@ -72,7 +74,7 @@ pub const HOST_UTS: Rule = Rule {
         kics: &[],
         compose_lint: &["CL-0010"],
     },
-    check: Check::Service(|p, _, out| host_ns(p, &p.uts, "UTS namespace", out)),
+    check: Check::Service(|p, _, out| host_ns(&p.uts, "shares the host's UTS namespace", out)),
 };
 
 pub const HOST_USERNS: Rule = Rule {
@@ -87,7 +89,9 @@ pub const HOST_USERNS: Rule = Rule {
         kics: &["8af7162d-6c98-482f-868e-0d33fb675ca8"],
         compose_lint: &["CL-0010"],
     },
-    check: Check::Service(|p, _, out| host_ns(p, &p.userns_mode, "user namespace", out)),
+    check: Check::Service(|p, _, out| {
+        host_ns(&p.userns_mode, "shares the host's user namespace", out)
+    }),
 };
 
 pub const IPC_NOT_PRIVATE: Rule = Rule {
@@ -105,10 +109,7 @@ pub const IPC_NOT_PRIVATE: Rule = Rule {
     check: Check::Service(|p, _, out| match &p.ipc {
         None => out.push(Hit {
             loc: p.loc,
-            message: format!(
-                "service {} leaves IPC isolation to the daemon default",
-                p.name
-            ),
+            message: about("leaves IPC isolation to the daemon default"),
         }),
         Some(v)
             if !matches!(
@@ -118,7 +119,7 @@ pub const IPC_NOT_PRIVATE: Rule = Rule {
         {
             out.push(Hit {
                 loc: v.loc,
-                message: format!("service {} uses ipc: {}", p.name, v.value),
+                message: about(format!("uses ipc: {}", v.value)),
             })
         }
         _ => {}
@@ -141,7 +142,7 @@ pub const NETWORK_DEFAULT_BRIDGE: Rule = Rule {
         if let Some(v) = p.network_mode.as_ref().filter(|v| v.value == "bridge") {
             out.push(Hit {
                 loc: v.loc,
-                message: format!("service {} joins the shared default bridge", p.name),
+                message: about("joins the shared default bridge"),
             });
         }
     }),

@@ -1,6 +1,6 @@
 //! Published ports.
 
-use super::super::rule::{Check, Hit, References, Rule, Severity};
+use super::super::rule::{Check, Hit, References, Rule, Severity, about};
 
 fn all_interfaces(ip: Option<&str>) -> bool {
     matches!(ip, None | Some("0.0.0.0") | Some("::") | Some(""))
@@ -25,10 +25,10 @@ pub const PORT_ALL_INTERFACES: Rule = Rule {
                 let host = port.value.published.as_deref().unwrap_or("a random port");
                 out.push(Hit {
                     loc: port.loc,
-                    message: format!(
-                        "service {} publishes {}/{} on all interfaces (host {host})",
-                        p.name, port.value.target, port.value.protocol
-                    ),
+                    message: about(format!(
+                        "publishes {}/{} on all interfaces (host {host})",
+                        port.value.target, port.value.protocol
+                    )),
                 });
             }
         }
@@ -59,11 +59,10 @@ pub const PORT_PRIVILEGED: Rule = Rule {
             if low {
                 out.push(Hit {
                     loc: port.loc,
-                    message: format!(
-                        "service {} publishes host port {}",
-                        p.name,
+                    message: about(format!(
+                        "publishes host port {}",
                         port.value.published.as_deref().unwrap_or("")
-                    ),
+                    )),
                 });
             }
         }

@@ -1,7 +1,7 @@
 //! privileged, no-new-privileges, and the confinement profiles (seccomp, AppArmor, SELinux).
 
 use super::super::posture::{Located, Posture};
-use super::super::rule::{Check, Hit, References, Rule, Severity};
+use super::super::rule::{Check, Hit, References, Rule, Severity, about};
 
 /// `no-new-privileges`, `seccomp:unconfined`, `seccomp=unconfined`, `label:disable`: Docker
 /// accepts `:` and `=` alike; the key is case-insensitive.
@@ -42,7 +42,7 @@ pub const PRIVILEGED: Rule = Rule {
         if let Some(flag) = p.privileged.as_ref().filter(|f| f.value) {
             out.push(Hit {
                 loc: flag.loc,
-                message: format!("service {} runs privileged", p.name),
+                message: about("runs privileged"),
             });
         }
     }),
@@ -71,10 +71,7 @@ pub const NO_NEW_PRIVILEGES: Rule = Rule {
                 "" | "true" | "1" => set = true,
                 _ => out.push(Hit {
                     loc: opt.loc,
-                    message: format!(
-                        "service {} turns no-new-privileges off, overriding the daemon",
-                        p.name
-                    ),
+                    message: about("turns no-new-privileges off, overriding the daemon"),
                 }),
             }
         }
@@ -82,18 +79,18 @@ pub const NO_NEW_PRIVILEGES: Rule = Rule {
             let loc = p.security_opt.first().map_or(p.loc, |o| o.loc);
             out.push(Hit {
                 loc,
-                message: format!("service {} does not set no-new-privileges", p.name),
+                message: about("does not set no-new-privileges"),
             });
         }
     }),
 };
 
-fn unconfined(p: &Posture, key: &str, bad: &str, what: &str, out: &mut Vec<Hit>) {
+fn unconfined(p: &Posture, key: &str, bad: &str, what: &'static str, out: &mut Vec<Hit>) {
     for (opt, value) in opts(p, key) {
         if value.eq_ignore_ascii_case(bad) {
             out.push(Hit {
                 loc: opt.loc,
-                message: format!("service {} {what}", p.name),
+                message: about(what),
             });
         }
     }
@@ -154,7 +151,7 @@ pub const APPARMOR_MISSING: Rule = Rule {
             let loc = p.security_opt.first().map_or(p.loc, |o| o.loc);
             out.push(Hit {
                 loc,
-                message: format!("service {} states no AppArmor profile", p.name),
+                message: about("states no AppArmor profile"),
             });
         }
     }),

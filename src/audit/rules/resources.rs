@@ -1,17 +1,17 @@
 //! Limits, logging, health and restarts.
 
 use super::super::posture::{Health, Located, Posture};
-use super::super::rule::{Check, Hit, References, Rule, Severity};
+use super::super::rule::{Check, Hit, References, Rule, Severity, about};
 
 /// A limit that is absent, or set to Docker's "unlimited" (0 or -1), is missing. The hit
 /// points at the value when there is one, else at the service.
-fn limit(p: &Posture, value: &Option<Located<String>>, what: &str, out: &mut Vec<Hit>) {
+fn limit(p: &Posture, value: &Option<Located<String>>, phrase: &'static str, out: &mut Vec<Hit>) {
     let unlimited = |v: &str| matches!(v.trim(), "0" | "-1" | "");
     match value {
         Some(v) if !unlimited(&v.value) => {}
         other => out.push(Hit {
             loc: other.as_ref().map_or(p.loc, |v| v.loc),
-            message: format!("service {} has no {what} limit", p.name),
+            message: about(phrase),
         }),
     }
 }
@@ -28,7 +28,7 @@ pub const MEMORY_LIMIT_MISSING: Rule = Rule {
         kics: &["bb9ac4f7-e13b-423d-a010-c74a1bfbe492"],
         compose_lint: &["CL-0026"],
     },
-    check: Check::Service(|p, _, out| limit(p, &p.memory, "memory", out)),
+    check: Check::Service(|p, _, out| limit(p, &p.memory, "has no memory limit", out)),
 };
 
 pub const CPU_LIMIT_MISSING: Rule = Rule {
@@ -42,7 +42,7 @@ pub const CPU_LIMIT_MISSING: Rule = Rule {
         kics: &["6b610c50-99fb-4ef0-a5f3-e312fd945bc3"],
         compose_lint: &["CL-0026"],
     },
-    check: Check::Service(|p, _, out| limit(p, &p.cpus, "CPU", out)),
+    check: Check::Service(|p, _, out| limit(p, &p.cpus, "has no CPU limit", out)),
 };
 
 pub const PIDS_LIMIT_MISSING: Rule = Rule {
@@ -56,7 +56,7 @@ pub const PIDS_LIMIT_MISSING: Rule = Rule {
         kics: &["221e0658-cb2a-44e3-b08a-db96a341d6fa"],
         compose_lint: &[],
     },
-    check: Check::Service(|p, _, out| limit(p, &p.pids, "PID", out)),
+    check: Check::Service(|p, _, out| limit(p, &p.pids, "has no PID limit", out)),
 };
 
 pub const LOGGING_DISABLED: Rule = Rule {
@@ -75,7 +75,7 @@ pub const LOGGING_DISABLED: Rule = Rule {
         if let Some(d) = p.logging_driver.as_ref().filter(|d| d.value == "none") {
             out.push(Hit {
                 loc: d.loc,
-                message: format!("service {} discards its logs", p.name),
+                message: about("discards its logs"),
             });
         }
     }),
@@ -99,16 +99,13 @@ pub const LOGGING_UNROTATED: Rule = Rule {
         if p.logging_loc.is_none() {
             out.push(Hit {
                 loc: p.loc,
-                message: format!(
-                    "service {} leaves log rotation to the daemon default",
-                    p.name
-                ),
+                message: about("leaves log rotation to the daemon default"),
             });
         } else if rotating && driver != Some("local") && !p.logging_options.contains_key("max-size")
         {
             out.push(Hit {
                 loc: p.logging_loc.unwrap_or(p.loc),
-                message: format!("service {} logs to json-file without max-size", p.name),
+                message: about("logs to json-file without max-size"),
             });
         }
     }),
@@ -131,11 +128,11 @@ pub const HEALTHCHECK_MISSING: Rule = Rule {
         Health::Present => {}
         Health::Absent => out.push(Hit {
             loc: p.loc,
-            message: format!("service {} has no healthcheck", p.name),
+            message: about("has no healthcheck"),
         }),
         Health::Disabled(loc) => out.push(Hit {
             loc,
-            message: format!("service {} disables its healthcheck", p.name),
+            message: about("disables its healthcheck"),
         }),
     }),
 };
@@ -167,7 +164,7 @@ pub const RESTART_ON_FAILURE_COUNT: Rule = Rule {
             if n > 5 {
                 out.push(Hit {
                     loc,
-                    message: format!("service {} retries {n} times on failure", p.name),
+                    message: about(format!("retries {n} times on failure")),
                 });
             }
         }
@@ -190,7 +187,7 @@ pub const CGROUP_PARENT: Rule = Rule {
         if let Some(c) = &p.cgroup_parent {
             out.push(Hit {
                 loc: c.loc,
-                message: format!("service {} sets cgroup_parent {}", p.name, c.value),
+                message: about(format!("sets cgroup_parent {}", c.value)),
             });
         }
     }),

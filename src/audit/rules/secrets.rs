@@ -1,6 +1,6 @@
 //! Credentials written into the compose file. Messages name the variable, never the value.
 
-use super::super::rule::{Check, Hit, References, Rule, Severity};
+use super::super::rule::{Check, Hit, References, Rule, Severity, about};
 
 /// `DB_PASSWORD`, `database__connection__password`, `API_KEY`, `JWT_SECRET`, ...
 pub fn credential_shaped(key: &str) -> bool {
@@ -71,7 +71,7 @@ pub const SECRET_IN_ENVIRONMENT: Rule = Rule {
             {
                 out.push(Hit {
                     loc: var.loc,
-                    message: format!("service {} sets {} to a literal value", p.name, var.key),
+                    message: about(format!("sets {} to a literal value", var.key)),
                 });
             }
         }
@@ -111,10 +111,7 @@ pub const SECRET_IN_CONNECTION_STRING: Rule = Rule {
             if literal_password_in_url(&var.written) {
                 out.push(Hit {
                     loc: var.loc,
-                    message: format!(
-                        "service {} puts a literal password in the URL {}",
-                        p.name, var.key
-                    ),
+                    message: about(format!("puts a literal password in the URL {}", var.key)),
                 });
             }
         }

@@ -1,7 +1,7 @@
 //! Image pinning.
 
 use super::super::posture::Posture;
-use super::super::rule::{Check, Hit, References, Rule, Severity};
+use super::super::rule::{Check, Hit, References, Rule, Severity, about};
 use crate::image::{ImageRef, Pinning};
 
 fn pinning(p: &Posture, want: &[Pinning], what: &str, out: &mut Vec<Hit>) {
@@ -10,7 +10,7 @@ fn pinning(p: &Posture, want: &[Pinning], what: &str, out: &mut Vec<Hit>) {
         if want.contains(&pin) {
             out.push(Hit {
                 loc: image.loc,
-                message: format!("service {} uses {} ({what})", p.name, image.value),
+                message: about(format!("uses {} ({what})", image.value)),
             });
         }
     }
