@@ -333,6 +333,29 @@ fn override_files_merge_like_compose() {
         active(&report, "privileged")[0]["file"],
         "./compose.override.yaml"
     );
+    // The classic names too, with a subdirectory sorting between override and base; an
+    // override whose base is absent is not a project of its own.
+    let sub = dir.path().join("legacy");
+    std::fs::create_dir_all(sub.join("docker-compose.p")).unwrap();
+    write(
+        &sub,
+        "docker-compose.yml",
+        "services:\n  db:\n    image: postgres:16.4\n",
+    );
+    write(
+        &sub,
+        "docker-compose.override.yml",
+        "services:\n  db:\n    pid: host\n",
+    );
+    write(
+        &sub.join("docker-compose.p"),
+        "compose.override.yaml",
+        "services:\n  x:\n    privileged: true\n",
+    );
+    let (report, _) = json_report(&["legacy"], dir.path());
+    let pid = active(&report, "host-pid");
+    assert_eq!(pid[0]["file"], "legacy/docker-compose.override.yml");
+    assert_eq!(report["summary"]["files"], 2, "{report}");
 }
 
 #[test]

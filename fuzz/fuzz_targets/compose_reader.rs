@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(p) = project::load(&fs, &files[..n], None) {
             let findings = engine::audit_project(&p, &Default::default());
             let report = berth::report::Report {
-                findings,
+                findings: findings.into(),
                 errors: Vec::new(),
                 files: p.files.len(),
                 services: p.services.len(),

@@ -1,6 +1,6 @@
 //! `berth audit`: find compose files, load each project, run the rules, collect a report.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -32,12 +32,13 @@ const COMPOSE_NAMES: &[&str] = &[
     "docker-compose.yml",
 ];
 
-fn override_of(base: &Path) -> Option<PathBuf> {
-    let name = base.file_name()?.to_str()?;
-    let (stem, ext) = name.rsplit_once('.')?;
-    let candidate = base.with_file_name(format!("{stem}.override.{ext}"));
-    candidate.is_file().then_some(candidate)
-}
+/// Each default name's override (same index), which Compose merges when present.
+const OVERRIDE_NAMES: &[&str] = &[
+    "compose.override.yaml",
+    "compose.override.yml",
+    "docker-compose.override.yaml",
+    "docker-compose.override.yml",
+];
 
 /// Each project is a list of files merged in order.
 fn projects(req: &Request) -> Result<Vec<Vec<PathBuf>>> {
@@ -65,18 +66,30 @@ fn projects(req: &Request) -> Result<Vec<Vec<PathBuf>>> {
                 .sort_by_file_name()
                 .into_iter()
                 .filter_entry(|e| {
-                    let name = e.file_name().to_string_lossy();
+                    let name = e.file_name().as_encoded_bytes();
                     !(e.depth() > 0
                         && e.file_type().is_dir()
-                        && (name.starts_with('.') || name == "node_modules"))
+                        && (name.starts_with(b".") || name == b"node_modules"))
                 });
+            // Names sort "compose.override.yaml" before "compose.yaml", so a base's override
+            // has been seen by the time the base comes: no extra stat per project.
+            let mut overrides = std::collections::HashSet::new();
             for entry in walker {
                 let entry = entry.map_err(|e| Error::input(format!("{}: {e}", p.display())))?;
-                let name = entry.file_name().to_string_lossy();
-                if entry.file_type().is_file() && COMPOSE_NAMES.contains(&name.as_ref()) {
-                    let base = entry.path().to_path_buf();
-                    let mut files = vec![base.clone()];
-                    files.extend(override_of(&base));
+                if !entry.file_type().is_file() {
+                    continue;
+                }
+                let Some(name) = entry.file_name().to_str() else {
+                    continue;
+                };
+                if OVERRIDE_NAMES.contains(&name) {
+                    overrides.insert(entry.into_path());
+                } else if let Some(i) = COMPOSE_NAMES.iter().position(|n| *n == name) {
+                    let base = entry.into_path();
+                    let extra = Some(base.with_file_name(OVERRIDE_NAMES[i]))
+                        .filter(|o| overrides.remove(o));
+                    let mut files = vec![base];
+                    files.extend(extra);
                     out.push(files);
                 }
             }
