@@ -30,11 +30,6 @@ impl Severity {
             Severity::Critical => "critical",
         }
     }
-
-    /// Critical and high: "fix now" in reports.
-    pub fn is_urgent(self) -> bool {
-        self >= Severity::High
-    }
 }
 
 impl fmt::Display for Severity {

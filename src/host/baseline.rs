@@ -557,12 +557,15 @@ fn nginx(inputs: &Inputs) -> Item {
     item
 }
 
+/// Whether the kernel runs AppArmor, from the content of [`APPARMOR_ENABLED`] (what
+/// `aa-enabled` reads).
+pub fn apparmor_enabled(file: Option<&str>) -> bool {
+    file.is_some_and(|c| c.trim() == "Y")
+}
+
 fn apparmor(inputs: &Inputs) -> Item {
     let mut item = Item::new("apparmor");
-    let enabled = inputs
-        .file(APPARMOR_ENABLED)
-        .is_some_and(|c| c.trim() == "Y");
-    if enabled {
+    if apparmor_enabled(inputs.file(APPARMOR_ENABLED)) {
         item.summary = "kernel AppArmor on; rendered stacks state apparmor=docker-default, which the engine loads".into();
     } else {
         item.status = Status::Unavailable;

@@ -49,12 +49,11 @@ pub struct HostFacts {
 /// container or a rootless engine does not have. There, asking for more than the hard limit
 /// makes every container start fail ("error setting rlimit type 7: operation not permitted").
 pub fn nofile_ceiling(status: &str, limits: &str) -> Option<u64> {
-    const CAP_SYS_RESOURCE: u32 = 24;
     let cap_eff = status
         .lines()
         .find_map(|l| l.strip_prefix("CapEff:"))
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())?;
-    if cap_eff & (1 << CAP_SYS_RESOURCE) != 0 {
+    if cap_eff & caps::Capability::CAP_SYS_RESOURCE.bitmask() != 0 {
         return None;
     }
     let hard = limits

@@ -9,9 +9,11 @@ use serde_json::Value;
 
 use crate::audit::posture::{MountKind, Posture};
 use crate::audit::rules::caps::normalize;
+use crate::audit::rules::privileges::security_opt;
 use crate::compose::project::{self, RealFs};
 use crate::engine;
 use crate::error::{Error, Result};
+use crate::host::baseline;
 use crate::units::parse_bytes;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -33,12 +35,12 @@ pub struct Verified {
     pub unchecked: Vec<String>,
 }
 
-/// The profile a service states (`apparmor=NAME` or `apparmor:NAME`).
-fn apparmor_profile<'a>(security_opt: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    security_opt.into_iter().find_map(|o| {
-        let rest = o.strip_prefix("apparmor")?;
-        let name = rest.strip_prefix('=').or_else(|| rest.strip_prefix(':'))?;
-        Some(name.to_string())
+/// The value of a service's `security_opt` entry `key` (`key=value` or `key:value`, read
+/// as the audit reads it).
+fn security_opt_value<'a>(entries: impl IntoIterator<Item = &'a str>, key: &str) -> Option<String> {
+    entries.into_iter().find_map(|o| {
+        let (k, v) = security_opt(o);
+        (k == key).then_some(v)
     })
 }
 
@@ -52,14 +54,14 @@ fn apparmor_label(pid: i64) -> Option<String> {
         .map(|l| l.trim_end_matches(['\0', '\n']).to_string())
 }
 
-/// The kernel's AppArmor view against the stated profile: `Ok(Some((declared, actual)))`
+/// The kernel's AppArmor view against the stated profile: `Ok((declared, actual))`
 /// to compare (a complain-mode or unconfined label differs), `Err` when it cannot be
 /// checked on this host.
 fn apparmor_enforced(
     profile: &str,
     kernel_has_apparmor: bool,
     label: Option<String>,
-) -> std::result::Result<Option<(String, String)>, String> {
+) -> std::result::Result<(String, String), String> {
     if !kernel_has_apparmor {
         return Err(format!(
             "AppArmor: this kernel does not run AppArmor, so the stated profile {profile} is \
@@ -69,13 +71,7 @@ fn apparmor_enforced(
     let declared = format!("{profile} (enforce)");
     let actual =
         label.unwrap_or_else(|| "unreadable (/proc/PID/attr of another PID namespace)".into());
-    Ok(Some((declared, actual)))
-}
-
-/// Whether this kernel runs AppArmor (what `aa-enabled` reads).
-fn apparmor_enabled() -> bool {
-    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-        .is_ok_and(|v| v.trim() == "Y")
+    Ok((declared, actual))
 }
 
 /// Compose's cpus as the engine stores them (NanoCpus).
@@ -120,7 +116,11 @@ pub fn verify(name: &str, dir: &Path) -> Result<Verified> {
     let containers = engine::containers(&format!("berth-{name}"))?;
     let mut differences = Vec::new();
     let mut unchecked = BTreeSet::new();
-    let apparmor_on = apparmor_enabled();
+    let apparmor_on = baseline::apparmor_enabled(
+        std::fs::read_to_string(Path::new("/").join(baseline::APPARMOR_ENABLED))
+            .ok()
+            .as_deref(),
+    );
     for c in &containers {
         let service = c["Config"]["Labels"]["com.docker.compose.service"]
             .as_str()
@@ -302,7 +302,8 @@ pub fn verify(name: &str, dir: &Path) -> Result<Verified> {
             format!("{want_mounts:?}"),
             format!("{got_mounts:?}"),
         );
-        let want_apparmor = apparmor_profile(want.security_opt.iter().map(|o| o.value.as_str()));
+        let stated = || want.security_opt.iter().map(|o| o.value.as_str());
+        let want_apparmor = security_opt_value(stated(), "apparmor");
         // Without AppArmor in the kernel the engine drops the profile (AppArmorProfile is
         // empty); that is reported as unchecked below, not as drift.
         if let Some(profile) = want_apparmor.as_ref().filter(|_| apparmor_on) {
@@ -393,15 +394,12 @@ pub fn verify(name: &str, dir: &Path) -> Result<Verified> {
                 status_field(&status, "CapEff:").unwrap_or_default(),
             );
         }
-        let nnp = want
-            .security_opt
-            .iter()
-            .any(|o| o.value.starts_with("no-new-privileges"));
-        if nnp {
+        // `no-new-privileges` alone means true; `no-new-privileges:false` turns it off.
+        if let Some(nnp) = security_opt_value(stated(), "no-new-privileges") {
             diff(
                 "enforced",
                 "NoNewPrivs",
-                "1".into(),
+                if nnp == "false" { "0" } else { "1" }.into(),
                 status_field(&status, "NoNewPrivs:").unwrap_or_default(),
             );
         }
@@ -416,8 +414,7 @@ pub fn verify(name: &str, dir: &Path) -> Result<Verified> {
                 .then(|| engine::host_pid(c).and_then(apparmor_label))
                 .flatten();
             match apparmor_enforced(profile, apparmor_on, label) {
-                Ok(Some((declared, actual))) => diff("enforced", "AppArmor", declared, actual),
-                Ok(None) => {}
+                Ok((declared, actual)) => diff("enforced", "AppArmor", declared, actual),
                 Err(why) => {
                     unchecked.insert(why);
                 }
@@ -468,17 +465,14 @@ mod tests {
             true,
             Some("docker-default (enforce)".into()),
         );
-        let (declared, actual) = same.unwrap().unwrap();
+        let (declared, actual) = same.unwrap();
         assert_eq!(declared, actual);
         for label in ["docker-default (complain)", "unconfined"] {
-            let (declared, actual) = apparmor_enforced("docker-default", true, Some(label.into()))
-                .unwrap()
-                .unwrap();
+            let (declared, actual) =
+                apparmor_enforced("docker-default", true, Some(label.into())).unwrap();
             assert_ne!(declared, actual, "{label}");
         }
-        let unreadable = apparmor_enforced("docker-default", true, None)
-            .unwrap()
-            .unwrap();
+        let unreadable = apparmor_enforced("docker-default", true, None).unwrap();
         assert!(unreadable.1.starts_with("unreadable"));
         let off = apparmor_enforced("docker-default", false, None).unwrap_err();
         assert!(off.contains("does not run AppArmor"), "{off}");
@@ -488,11 +482,11 @@ mod tests {
     fn the_stated_profile_is_read_in_either_spelling() {
         for opts in [
             ["no-new-privileges:true", "apparmor=web"],
-            ["apparmor:web", "label=x"],
+            ["AppArmor:web", "label=x"],
         ] {
-            assert_eq!(apparmor_profile(opts).as_deref(), Some("web"));
+            assert_eq!(security_opt_value(opts, "apparmor").as_deref(), Some("web"));
         }
-        assert_eq!(apparmor_profile(["seccomp=x"]), None);
+        assert_eq!(security_opt_value(["seccomp=x"], "apparmor"), None);
     }
 
     #[test]

@@ -26,13 +26,11 @@ pub struct Report {
 #[derive(Debug, Clone, Default)]
 pub struct Findings {
     chunks: Vec<Vec<Finding>>,
-    len: usize,
 }
 
 impl Findings {
     /// Appends one project's (or file's) findings after the others.
     pub fn push_chunk(&mut self, chunk: Vec<Finding>) {
-        self.len += chunk.len();
         if !chunk.is_empty() {
             self.chunks.push(chunk);
         }
@@ -44,15 +42,7 @@ impl Findings {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Finding> + Clone {
-        self.chunks.iter().flatten()
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.into_iter()
     }
 }
 
@@ -72,6 +62,10 @@ impl From<Vec<Finding>> for Findings {
     }
 }
 
+/// The reports' two sections, each worst first: "fix now" and "nice to have".
+pub const FIX_NOW: [Severity; 2] = [Severity::Critical, Severity::High];
+pub const NICE_TO_HAVE: [Severity; 3] = [Severity::Medium, Severity::Low, Severity::Info];
+
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct Counts {
     pub critical: usize,
@@ -80,6 +74,19 @@ pub struct Counts {
     pub low: usize,
     pub info: usize,
     pub suppressed: usize,
+}
+
+impl Counts {
+    /// How many active findings have `severity`.
+    pub fn of(&self, severity: Severity) -> usize {
+        match severity {
+            Severity::Critical => self.critical,
+            Severity::High => self.high,
+            Severity::Medium => self.medium,
+            Severity::Low => self.low,
+            Severity::Info => self.info,
+        }
+    }
 }
 
 impl Report {
@@ -96,10 +103,13 @@ impl Report {
         for f in self.active() {
             buckets[f.severity as usize].push(f);
         }
-        let [info, low, medium, high, critical] = buckets;
-        let urgent = [critical, high].concat();
-        let later = [medium, low, info].concat();
-        (urgent, later)
+        let section = |severities: &[Severity]| -> Vec<&Finding> {
+            severities
+                .iter()
+                .flat_map(|s| buckets[*s as usize].iter().copied())
+                .collect()
+        };
+        (section(&FIX_NOW), section(&NICE_TO_HAVE))
     }
 
     pub fn counts(&self) -> Counts {

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use anstyle::{AnsiColor, Style};
 
-use super::Report;
+use super::{FIX_NOW, NICE_TO_HAVE, Report};
 use crate::audit::Finding;
 use crate::audit::rule::Severity;
 
@@ -148,23 +148,20 @@ pub fn write(
         let _ = writeln!(out, "{red}   error{red:#} {e}");
     }
     let counts = report.counts();
-    let urgent = counts.critical + counts.high;
-    if urgent > 0 {
-        let _ = writeln!(out, "{bold}Fix now{bold:#} ({urgent} critical or high)");
-        sink.write_all(out.as_bytes())?;
-        out.clear();
-        for severity in [Severity::Critical, Severity::High] {
-            lines(sink, report, severity, true, color)?;
+    // "Fix now" always explains itself (why, fix); the rest only with --verbose.
+    for (heading, what, severities, verbose) in [
+        ("Fix now", " critical or high", &FIX_NOW[..], true),
+        ("Nice to have", "", &NICE_TO_HAVE[..], verbose),
+    ] {
+        let n: usize = severities.iter().map(|s| counts.of(*s)).sum();
+        if n == 0 {
+            continue;
         }
-        out.push('\n');
-    }
-    let later = counts.medium + counts.low + counts.info;
-    if later > 0 {
-        let _ = writeln!(out, "{bold}Nice to have{bold:#} ({later})");
+        let _ = writeln!(out, "{bold}{heading}{bold:#} ({n}{what})");
         sink.write_all(out.as_bytes())?;
         out.clear();
-        for severity in [Severity::Medium, Severity::Low, Severity::Info] {
-            lines(sink, report, severity, verbose, color)?;
+        for severity in severities {
+            lines(sink, report, *severity, verbose, color)?;
         }
         out.push('\n');
     }
